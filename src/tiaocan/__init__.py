@@ -1,0 +1,21 @@
+"""tiaocan (调参): take the guesswork out of LLM fine-tuning hyperparameters.
+
+Every CLI command is also a function here; results are pydantic models that serialise to the JSON
+`--json` writes.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import TrainConfig, load_config  # noqa: E402
+from .errors import DataError, UserError  # noqa: E402
+
+
+def inspect(*args, **kwargs):
+    """Token-length statistics, cutoff_len advice and data problems for a dataset (see data.inspect)."""
+    from .data.inspect import inspect_data
+
+    return inspect_data(*args, **kwargs)
+
+
+__all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect"]

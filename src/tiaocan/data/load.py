@@ -1,0 +1,129 @@
+"""Load a user's dataset into one shape: a `datasets.Dataset` with a `messages` column.
+
+Accepted: alpaca (instruction/input/output/system/history), sharegpt (conversations with from/value),
+OpenAI messages (role/content); files in JSON, JSONL, CSV or Parquet; or dataset names from a
+LLaMA-Factory `dataset_info.json`. Other columns (category, must_contain, lang, ...) pass through.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, UserError
+from .formats import FORMAT_COLUMNS, ColumnMap, detect_format, to_messages
+
+EXTENSIONS = {".json": "json", ".jsonl": "json", ".ndjson": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def _locate_bad_json(path: Path) -> str | None:
+    """datasets' JSON errors do not say where; find the first bad record ourselves."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    stripped = text.lstrip()
+    if not stripped:
+        return f"{path}: the file is empty"
+    if stripped[0] == "[":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            return f"{path}: line {e.lineno}, column {e.colno}: invalid JSON ({e.msg})"
+        return None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            return f"{path}: line {lineno}: invalid JSON ({e.msg}, column {e.colno})"
+        if not isinstance(obj, dict):
+            return f"{path}: line {lineno}: expected a JSON object per line, got {type(obj).__name__}"
+    return None
+
+
+def _read_file(path: Path):
+    import datasets
+
+    kind = EXTENSIONS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(f"{path}: unknown file type '{path.suffix}'; use .json, .jsonl, .csv or .parquet")
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    if kind == "json":
+        problem = _locate_bad_json(path)
+        if problem:
+            raise DataError(problem + ". Fix that record and run again.")
+    try:
+        ds = datasets.load_dataset(kind, data_files=str(path), split="train")
+    except Exception as e:  # pyarrow / datasets errors: wrap with the file name
+        raise DataError(f"{path}: cannot read as {kind}: {type(e).__name__}: {e}") from None
+    if len(ds) == 0:
+        raise DataError(f"{path}: no records found")
+    return ds
+
+
+def _from_dataset_info(name: str, dataset_dir: Path) -> tuple[Path, str, ColumnMap]:
+    info_path = dataset_dir / "dataset_info.json"
+    if not info_path.is_file():
+        raise DataError(f"dataset '{name}' is not a file and {info_path} does not exist; "
+                        "give a data file path or set dataset_dir to a folder with dataset_info.json")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{info_path}: line {e.lineno}: invalid JSON ({e.msg})") from None
+    if name not in info:
+        raise DataError(f"{info_path}: no dataset named '{name}' (known: {', '.join(sorted(info)) or 'none'})")
+    entry = info[name]
+    if "file_name" not in entry:
+        raise DataError(f"{info_path}: dataset '{name}' has no file_name (hub/script datasets need internet; "
+                        "download the file and point file_name at it)")
+    file = dataset_dir / entry["file_name"]
+    if not file.exists():
+        raise DataError(f"{info_path}: dataset '{name}' names file_name '{entry['file_name']}', "
+                        f"but {file} does not exist")
+    fmt = entry.get("formatting", "alpaca")
+    if fmt not in FORMAT_COLUMNS:
+        raise DataError(f"{info_path}: dataset '{name}': formatting '{fmt}' is not supported (alpaca, sharegpt, openai)")
+    return file, fmt, ColumnMap.from_info(fmt, entry.get("columns", {}), entry.get("tags", {}))
+
+
+def _load_one(spec: str, dataset_dir: Path, formatting: str):
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS and p.name != "dataset_info.json")
+        if not files:
+            raise DataError(f"{path}: folder has no .json/.jsonl/.csv/.parquet files")
+        import datasets
+        return datasets.concatenate_datasets([_load_one(str(f), dataset_dir, formatting) for f in files])
+    if path.suffix.lower() in EXTENSIONS or path.exists():
+        raw, fmt, cmap = _read_file(path), formatting, None
+        source = str(path)
+    else:
+        file, fmt, cmap = _from_dataset_info(spec, dataset_dir)
+        raw, source = _read_file(file), str(file)
+        if formatting != "auto":
+            fmt = formatting
+    if fmt == "auto":
+        fmt = detect_format(raw.column_names, source)
+    cmap = cmap or ColumnMap.default(fmt)
+    return to_messages(raw, fmt, cmap, source)
+
+
+def load_dataset(spec: str, dataset_dir: str | Path = "data", formatting: str = "auto",
+                 max_samples: int | None = None, seed: int | None = None):
+    """Load one or more (comma-separated) files or dataset_info.json names into a `messages` Dataset."""
+    import datasets
+
+    if not spec or not str(spec).strip():
+        raise UserError("no dataset given: pass a data file (--data / dataset: path.jsonl)")
+    parts = [s.strip() for s in str(spec).split(",") if s.strip()]
+    sets = [_load_one(p, Path(dataset_dir), formatting) for p in parts]
+    ds = sets[0] if len(sets) == 1 else datasets.concatenate_datasets(sets)
+    if max_samples is not None and max_samples < len(ds):
+        ds = (ds.shuffle(seed=seed) if seed is not None else ds).select(range(max_samples))
+    return ds
+
+
+def messages_of(record: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"role": m["role"], "content": m["content"]} for m in record["messages"]]

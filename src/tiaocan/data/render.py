@@ -1,0 +1,172 @@
+"""Messages → input_ids + labels with the tokenizer's own chat template; one function for inspect and train.
+
+How: render each conversation once with the chat template, locate every assistant answer (plus the
+template's end-of-turn text, so the model learns to stop) in the rendered text, split the text into
+prompt / answer segments and tokenize all segments of a batch in one fast-tokenizer call. Segments are
+tokenized separately, as LLaMA-Factory does, so the prompt/answer boundary is exact in token space.
+Prompt tokens get label -100 (unless train_on_prompt). Truncation is `truncate.plan_window`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ..errors import UserError
+from .truncate import plan_window
+
+IGNORE = -100
+_PROBE_U, _PROBE_A = "tiaocan-probe-user-7b1", "tiaocan-probe-answer-3f9"
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    template: str
+    kwargs: tuple[tuple[str, str], ...]
+    answer_suffix: str  # what the template writes right after an answer (e.g. "<|im_end|>")
+
+
+def _render(template: str, kwargs: dict[str, Any], convs: list[list[dict]], add_generation_prompt=False) -> list[str]:
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    out = render_jinja_template(conversations=convs, chat_template=template,
+                                add_generation_prompt=add_generation_prompt, **kwargs)
+    return out[0] if isinstance(out, tuple) else out
+
+
+@lru_cache(maxsize=16)
+def _template_info_cached(tokenizer_id: int, template: str, kwargs: tuple) -> TemplateInfo:
+    text = _render(template, dict(kwargs), [[{"role": "user", "content": _PROBE_U},
+                                              {"role": "assistant", "content": _PROBE_A}]])[0]
+    pos = text.find(_PROBE_A)
+    if pos < 0:
+        raise UserError("the tokenizer's chat template does not write the assistant's text verbatim; "
+                        "tiaocan cannot find answers in it (use a model with a standard chat template)")
+    return TemplateInfo(template, kwargs, text[pos + len(_PROBE_A):].rstrip())
+
+
+def template_info(tokenizer) -> TemplateInfo:
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise UserError("the tokenizer has no chat_template; use an instruct/chat model")
+    kwargs = tuple(sorted((k, v) for k, v in tokenizer.special_tokens_map.items() if isinstance(v, str)))
+    return _template_info_cached(id(tokenizer), template, kwargs)
+
+
+def _answer_spans_by_prefix(info: TemplateInfo, msgs: list[dict]) -> list[tuple[int, int]]:
+    """Fallback for templates that rewrite content: render each prefix and diff the lengths."""
+    kw = dict(info.kwargs)
+    spans = []
+    for i, m in enumerate(msgs):
+        if m["role"] == "assistant":
+            before = _render(info.template, kw, [msgs[:i]], add_generation_prompt=True)[0]
+            upto = _render(info.template, kw, [msgs[: i + 1]])[0]
+            spans.append((len(before), len(upto.rstrip())))
+    return spans
+
+
+def char_segments(info: TemplateInfo, convs: list[list[dict]]) -> list[tuple[str, list[tuple[int, int]]]]:
+    """For each conversation: its rendered text and the character spans of its answers."""
+    texts = _render(info.template, dict(info.kwargs), convs)
+    out = []
+    for text, msgs in zip(texts, convs):
+        spans, cursor = [], 0
+        for m in msgs:
+            if m["role"] != "assistant":
+                continue
+            content = m["content"]
+            pos = text.find(content, cursor) if content else -1
+            if pos < 0 and content.strip():
+                content = content.strip()
+                pos = text.find(content, cursor)
+            if pos < 0:  # empty answer or a template that rewrites content
+                spans = None
+                break
+            end = pos + len(content)
+            if info.answer_suffix and text.startswith(info.answer_suffix, end):
+                end += len(info.answer_suffix)
+            spans.append((pos, end))
+            cursor = end
+        out.append((text, spans if spans is not None else _answer_spans_by_prefix(info, msgs)))
+    return out
+
+
+def tokenize_conversations(tokenizer, convs: list[list[dict]], train_on_prompt: bool = False) -> list[dict[str, Any]]:
+    """Full (untruncated) ids, labels and token-level answer spans for each conversation."""
+    info = template_info(tokenizer)
+    rendered = char_segments(info, convs)
+    pieces, owners = [], []  # flat list of text segments, and (example, is_answer) per segment
+    for k, (text, spans) in enumerate(rendered):
+        cursor = 0
+        for s, e in spans:
+            if s > cursor:
+                pieces.append(text[cursor:s]); owners.append((k, False))
+            pieces.append(text[s:e]); owners.append((k, True))
+            cursor = e
+        if cursor < len(text):
+            pieces.append(text[cursor:]); owners.append((k, False))
+    encoded = tokenizer(pieces, add_special_tokens=False)["input_ids"] if pieces else []
+    results = [{"input_ids": [], "labels": [], "spans": []} for _ in convs]
+    for (k, is_answer), ids in zip(owners, encoded):
+        r = results[k]
+        start = len(r["input_ids"])
+        r["input_ids"].extend(ids)
+        r["labels"].extend(ids if (is_answer or train_on_prompt) else [IGNORE] * len(ids))
+        if is_answer:
+            r["spans"].append((start, start + len(ids)))
+    return results
+
+
+def render_batch(batch: dict[str, list], tokenizer, cutoff_len: int, truncation: str,
+                 train_on_prompt: bool = False, keep_ids: bool = True) -> dict[str, list]:
+    """datasets.map function: ids/labels after truncation, plus length statistics before it."""
+    full = tokenize_conversations(tokenizer, batch["messages"], train_on_prompt)
+    cols: dict[str, list] = {k: [] for k in ("n_tokens", "n_response", "n_turns", "n_kept", "response_lost",
+                                              "answers_lost", "answer_cut", "dropped", "truncated", "spans")}
+    if keep_ids:
+        cols["input_ids"], cols["labels"] = [], []
+    for r in full:
+        n = len(r["input_ids"])
+        w = plan_window(n, r["spans"], cutoff_len, truncation)
+        cols["n_tokens"].append(n)
+        cols["n_response"].append(sum(e - s for s, e in r["spans"]))
+        cols["n_turns"].append(len(r["spans"]))
+        cols["n_kept"].append(w.end - w.start)
+        cols["response_lost"].append(w.response_lost)
+        cols["answers_lost"].append(w.answers_lost)
+        cols["answer_cut"].append(w.answer_cut)
+        cols["dropped"].append(w.dropped)
+        cols["truncated"].append(w.truncated)
+        cols["spans"].append([list(s) for s in r["spans"]])
+        if keep_ids:
+            cols["input_ids"].append(r["input_ids"][w.start:w.end])
+            cols["labels"].append(r["labels"][w.start:w.end])
+    return cols
+
+
+def render_dataset(ds, tokenizer, cutoff_len: int, truncation: str = "keep_response",
+                   train_on_prompt: bool = False, keep_ids: bool = True, drop_unusable: bool = True,
+                   num_proc: int | None = None, desc: str = "tokenizing"):
+    """Tokenize a `messages` Dataset. With drop_unusable, dropped and no-trainable-token rows are removed."""
+    out = ds.map(render_batch, batched=True, batch_size=500, num_proc=num_proc, desc=desc,
+                 fn_kwargs=dict(tokenizer=tokenizer, cutoff_len=cutoff_len, truncation=truncation,
+                                train_on_prompt=train_on_prompt, keep_ids=keep_ids),
+                 load_from_cache_file=False)
+    if drop_unusable and keep_ids:
+        out = out.filter(lambda b: [not d and any(x != IGNORE for x in lab) for d, lab in zip(b["dropped"], b["labels"])],
+                         batched=True, desc="removing unusable examples", load_from_cache_file=False)
+    return out
+
+
+def render_messages(messages: list[dict], tokenizer, cutoff_len: int | None = None,
+                    truncation: str = "keep_response", train_on_prompt: bool = False) -> dict[str, Any]:
+    """One conversation → {input_ids, labels, ...} exactly as training sees it."""
+    cols = render_batch({"messages": [messages]}, tokenizer, cutoff_len or 1 << 30, truncation, train_on_prompt)
+    return {k: v[0] for k, v in cols.items()}
+
+
+def prompt_ids(messages: list[dict], tokenizer) -> list[int]:
+    """Token ids of a prompt ready for generation (the template's generation prompt appended)."""
+    info = template_info(tokenizer)
+    text = _render(info.template, dict(info.kwargs), [messages], add_generation_prompt=True)[0]
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
