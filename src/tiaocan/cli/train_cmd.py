@@ -1,0 +1,51 @@
+"""`tiaocan train`: run one configuration (a LLaMA-Factory-style YAML and/or key=value overrides)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ._app import JsonOpt, app, console, write_json
+
+
+def split_args(items: list[str]) -> tuple[str | None, list[str]]:
+    """`CONFIG.yaml key=value ...` or just `key=value ...`: the config is the first item without '='."""
+    config, overrides = None, []
+    for i, item in enumerate(items):
+        if "=" not in item and i == 0:
+            config = item
+        else:
+            overrides.append(item)
+    return config, overrides
+
+
+@app.command("train", context_settings={"allow_extra_args": False})
+def train_cmd(
+    args: Optional[List[str]] = typer.Argument(None, metavar="[CONFIG.yaml] [KEY=VALUE]...",
+                                               help="Config YAML (LLaMA-Factory keys) and/or key=value overrides, "
+                                                    "e.g. dataset=data.jsonl learning_rate=5e-5."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in output_dir."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in output_dir."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    json_path: Optional[Path] = JsonOpt,
+) -> None:
+    """Train a configuration with loss-driven stopping, a divergence guard and LLaMA-Factory-format logs."""
+    from ..config import load_config
+    from ..errors import UserError
+    from ..train import train
+
+    config, overrides = split_args(list(args or []))
+    if config is not None and not Path(config).is_file():
+        raise UserError(f"config file not found: {config} (give a YAML file, or key=value overrides only)")
+    cfg = load_config(config, overrides)
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other: --resume continues the run in "
+                        f"{cfg.output_dir}, --overwrite deletes it. Pass one.")
+    summary = train(cfg, resume=resume, overwrite=overwrite, quiet=quiet)
+    write_json(summary, json_path)
+    if summary.stop_reason == "diverged":
+        import sys
+
+        console.print("[red]the run diverged: see the message above for what to change[/]")
+        sys.exit(3)  # scripts can tell a diverged run from a finished one
