@@ -18,4 +18,12 @@ def inspect(*args, **kwargs):
     return inspect_data(*args, **kwargs)
 
 
-__all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect"]
+def train(*args, **kwargs):
+    """Train one configuration; returns a RunSummary (see train.run.train). Importing the subpackage
+    tiaocan.train replaces this name with the (callable) module, so both spellings keep working."""
+    from .train import train as _train
+
+    return _train(*args, **kwargs)
+
+
+__all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect", "train"]

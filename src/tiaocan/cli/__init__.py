@@ -8,6 +8,7 @@ from ._app import app, console, state
 
 # Each import registers one subcommand on `app`.
 from . import inspect_cmd  # noqa: E402,F401
+from . import train_cmd  # noqa: E402,F401
 
 
 def main() -> None:
