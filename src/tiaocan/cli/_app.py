@@ -9,7 +9,11 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-console = Console(highlight=False)
+import os
+import sys
+
+# Pipes and CI logs get 120 columns instead of rich's 80, so tables and messages stay readable.
+console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
 
 
 @dataclass

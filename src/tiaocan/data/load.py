@@ -55,7 +55,13 @@ def _read_file(path: Path):
         if problem:
             raise DataError(problem + ". Fix that record and run again.")
     try:
-        ds = datasets.load_dataset(kind, data_files=str(path), split="train")
+        if kind == "csv":
+            # CSV cells are text: read every column as str, else pandas turns an answer like "2" into an int.
+            import pandas as pd
+
+            ds = datasets.Dataset.from_pandas(pd.read_csv(path, dtype=str, keep_default_na=False), preserve_index=False)
+        else:
+            ds = datasets.load_dataset(kind, data_files=str(path), split="train")
     except Exception as e:  # pyarrow / datasets errors: wrap with the file name
         raise DataError(f"{path}: cannot read as {kind}: {type(e).__name__}: {e}") from None
     if len(ds) == 0:
@@ -123,6 +129,13 @@ def load_dataset(spec: str, dataset_dir: str | Path = "data", formatting: str = 
     if max_samples is not None and max_samples < len(ds):
         ds = (ds.shuffle(seed=seed) if seed is not None else ds).select(range(max_samples))
     return ds
+
+
+def quiet_progress(quiet: bool = True) -> None:
+    """datasets' per-step progress bars are noise on small data; keep them for long jobs."""
+    from datasets.utils import logging as ds_logging
+
+    (ds_logging.disable_progress_bar if quiet else ds_logging.enable_progress_bar)()
 
 
 def messages_of(record: dict[str, Any]) -> list[dict[str, str]]:

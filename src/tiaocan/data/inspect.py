@@ -1,0 +1,222 @@
+"""`inspect`: how long are the examples, what cutoff_len to use, what gets cut, and what is wrong with the data.
+
+One streaming pass (datasets.map writes Arrow to disk; only per-example numbers come back into RAM):
+the same `render_batch` that training uses, plus cheap text statistics (duplicates, empty answers,
+language). Everything after that is numpy on the length columns.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ..models import context_length, load_model_config, load_tokenizer
+from .load import load_dataset, quiet_progress
+from .render import render_batch
+from .truncate import plan_window
+
+MULTIPLE = 64
+COVERAGE = 0.99
+
+
+class LengthStats(BaseModel):
+    min: int
+    mean: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: int
+    total: int
+
+    @classmethod
+    def of(cls, a: np.ndarray) -> "LengthStats":
+        if a.size == 0:
+            return cls(min=0, mean=0, p50=0, p90=0, p95=0, p99=0, max=0, total=0)
+        q = np.percentile(a, [50, 90, 95, 99])
+        return cls(min=int(a.min()), mean=round(float(a.mean()), 1), p50=float(q[0]), p90=float(q[1]),
+                   p95=float(q[2]), p99=float(q[3]), max=int(a.max()), total=int(a.sum()))
+
+
+class CutoffOption(BaseModel):
+    cutoff_len: int
+    examples_whole_pct: float = Field(description="Share of examples that fit whole.")
+    response_tokens_lost_pct: float
+    tokens_trained: int = Field(description="Tokens per epoch after truncation (compute cost).")
+    relative_memory: float = Field(description="Activation memory per sequence relative to the recommended cutoff.")
+
+
+class CutoffImpact(BaseModel):
+    cutoff_len: int
+    truncation: str
+    examples_cut: int
+    examples_dropped: int
+    answers_cut: int = Field(description="Examples whose last answer loses tokens (its end-of-turn included).")
+    response_tokens_lost: int
+    response_tokens_lost_pct: float
+    whole_answer_lost: list[int] = Field(description="First examples (1-based) that lose a whole answer.")
+    no_trainable_tokens: int
+
+
+class DataProblems(BaseModel):
+    empty_responses: int
+    empty_response_examples: list[int]
+    duplicates: int
+    duplicate_examples: list[list[int]]
+    languages: dict[str, float]
+    mixed_languages: bool
+
+
+class DataReport(BaseModel):
+    data: str
+    model: str
+    num_examples: int
+    num_turns_mean: float
+    multi_turn_examples: int
+    full: LengthStats
+    prompt: LengthStats
+    response: LengthStats
+    model_context: int
+    recommended_cutoff_len: int
+    recommended_coverage_pct: float
+    alternatives: list[CutoffOption]
+    at_cutoff: CutoffImpact
+    problems: DataProblems
+    categories: dict[str, Any] | None = None
+    plot: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.full.total
+
+    @property
+    def total_response_tokens(self) -> int:
+        return self.response.total
+
+
+def _lang(text: str) -> str:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "none"
+    cjk = sum(1 for c in letters if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
+    if cjk / len(letters) > 0.3:
+        return "zh"
+    latin = sum(1 for c in letters if c.isascii())
+    return "en" if latin / len(letters) > 0.7 else "other"
+
+
+def _inspect_batch(batch: dict[str, list], tokenizer, cutoff_len: int, truncation: str) -> dict[str, list]:
+    cols = render_batch(batch, tokenizer, cutoff_len, truncation, keep_ids=False)
+    cols["digest"], cols["empty_response"], cols["lang"] = [], [], []
+    for msgs in batch["messages"]:
+        canon = json.dumps([[m["role"], m["content"]] for m in msgs], ensure_ascii=False)
+        cols["digest"].append(hashlib.blake2b(canon.encode(), digest_size=12).hexdigest())
+        cols["empty_response"].append(any(m["role"] == "assistant" and not (m["content"] or "").strip() for m in msgs))
+        cols["lang"].append(_lang(" ".join(m["content"] or "" for m in msgs if m["role"] != "system")))
+    return cols
+
+
+def recommend_cutoff(n_tokens: np.ndarray, context: int) -> int:
+    """Smallest multiple of 64 that keeps >= 99 % of examples whole, never above the model's context."""
+    need = float(np.quantile(n_tokens, COVERAGE, method="higher")) if n_tokens.size else MULTIPLE
+    return int(min(context, max(MULTIPLE, -(-int(need) // MULTIPLE) * MULTIPLE)))
+
+
+def _impact(n: np.ndarray, spans: list, cutoff: int, policy: str) -> tuple[CutoffImpact, np.ndarray]:
+    windows = [plan_window(int(k), [tuple(s) for s in sp], cutoff, policy) for k, sp in zip(n, spans)]
+    lost = np.array([w.response_lost for w in windows], dtype=np.int64)
+    return CutoffImpact(
+        cutoff_len=cutoff, truncation=policy,
+        examples_cut=sum(w.truncated and not w.dropped for w in windows),
+        examples_dropped=sum(w.dropped for w in windows),
+        answers_cut=sum(w.answer_cut for w in windows),
+        response_tokens_lost=int(lost.sum()), response_tokens_lost_pct=0.0,
+        whole_answer_lost=[i + 1 for i, w in enumerate(windows) if w.answers_lost and not w.dropped][:10],
+        no_trainable_tokens=0,
+    ), lost
+
+
+def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None = None,
+                 truncation: str = "keep_response", dataset_dir: str = "data", formatting: str = "auto",
+                 plot: str | Path | None = None, test: str | None = None, num_proc: int | None = None) -> DataReport:
+    """Token-length statistics, cutoff_len advice and data problems for `data` under `model`'s chat template."""
+    tokenizer = load_tokenizer(model)
+    context = context_length(load_model_config(model))
+    quiet_progress(True)
+    ds = load_dataset(data, dataset_dir=dataset_dir, formatting=formatting)
+    quiet_progress(len(ds) < 20_000)
+    if num_proc is None and len(ds) >= 20_000:
+        num_proc = min(2, os.cpu_count() or 1)
+    probe_cutoff = cutoff_len or context
+    stats = ds.map(_inspect_batch, batched=True, batch_size=1000, num_proc=num_proc,
+                   remove_columns=ds.column_names, desc="tokenizing", load_from_cache_file=False,
+                   fn_kwargs=dict(tokenizer=tokenizer, cutoff_len=probe_cutoff, truncation=truncation))
+    n = np.asarray(stats["n_tokens"], dtype=np.int64)
+    resp = np.asarray(stats["n_response"], dtype=np.int64)
+    turns = np.asarray(stats["n_turns"], dtype=np.int64)
+    spans = stats["spans"]
+    recommended = recommend_cutoff(n, context)
+    cutoff = cutoff_len or recommended
+
+    impact, lost = _impact(n, spans, cutoff, truncation)
+    total_resp = int(resp.sum())
+    impact.response_tokens_lost_pct = round(100.0 * impact.response_tokens_lost / max(1, total_resp), 2)
+    impact.no_trainable_tokens = int(((resp - lost) <= 0).sum())
+
+    alternatives = []
+    candidates = sorted({c for c in (recommended // 2, recommended, 2 * recommended,
+                                     -(-int(np.percentile(n, 90)) // MULTIPLE) * MULTIPLE, cutoff) if MULTIPLE <= c <= context})
+    for c in candidates:
+        _, lost_c = _impact(n, spans, c, truncation)
+        alternatives.append(CutoffOption(
+            cutoff_len=c, examples_whole_pct=round(100.0 * float((n <= c).mean()), 2),
+            response_tokens_lost_pct=round(100.0 * float(lost_c.sum()) / max(1, total_resp), 2),
+            tokens_trained=int(np.minimum(n, c).sum()), relative_memory=round(c / recommended, 2)))
+
+    digests = stats["digest"]
+    first_seen: dict[str, int] = {}
+    dup_groups: dict[str, list[int]] = {}
+    for i, d in enumerate(digests):
+        if d in first_seen:
+            dup_groups.setdefault(d, [first_seen[d] + 1]).append(i + 1)
+        else:
+            first_seen[d] = i
+    empty = [i + 1 for i, e in enumerate(stats["empty_response"]) if e]
+    langs = stats["lang"]
+    shares = {k: round(langs.count(k) / len(langs), 3) for k in sorted(set(langs))}
+    major = [k for k, v in shares.items() if k in ("en", "zh", "other") and v >= 0.1]
+    problems = DataProblems(
+        empty_responses=len(empty), empty_response_examples=empty[:10],
+        duplicates=sum(len(g) - 1 for g in dup_groups.values()),
+        duplicate_examples=list(dup_groups.values())[:10], languages=shares, mixed_languages=len(major) > 1)
+
+    categories = None
+    if "category" in ds.column_names:
+        categories = _categories(ds, test, dataset_dir, formatting)
+
+    report = DataReport(
+        data=data, model=model, num_examples=len(ds), num_turns_mean=round(float(turns.mean()), 2) if len(turns) else 0.0,
+        multi_turn_examples=int((turns > 1).sum()), full=LengthStats.of(n), prompt=LengthStats.of(n - resp),
+        response=LengthStats.of(resp), model_context=context, recommended_cutoff_len=recommended,
+        recommended_coverage_pct=round(100.0 * float((n <= recommended).mean()), 2), alternatives=alternatives,
+        at_cutoff=impact, problems=problems, categories=categories)
+    if plot:
+        from .plots import length_histogram
+        report.plot = str(length_histogram(n, n - resp, resp, cutoff, Path(plot)))
+    return report
+
+
+def _categories(ds, test: str | None, dataset_dir: str, formatting: str) -> dict[str, Any] | None:
+    """Topic balance and fact coverage (tiaocan.data.categories), when that module is available."""
+    try:
+        from .categories import category_report
+    except ImportError:
+        return None
+    test_ds = load_dataset(test, dataset_dir=dataset_dir, formatting=formatting) if test else None
+    rep = category_report(ds, test_ds)
+    return rep.model_dump(mode="json") if hasattr(rep, "model_dump") else rep
