@@ -26,4 +26,13 @@ def train(*args, **kwargs):
     return _train(*args, **kwargs)
 
 
-__all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect", "train"]
+def evaluate(*args, **kwargs):
+    """Evaluate a run/model on a test set: loss, fact checks, per-topic failures, data advice (an EvalReport;
+    see evaluate.run.evaluate). Importing the subpackage tiaocan.evaluate replaces this name with the
+    (callable) module, so both spellings keep working."""
+    from .evaluate import evaluate as _evaluate
+
+    return _evaluate(*args, **kwargs)
+
+
+__all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect", "train", "evaluate"]

@@ -9,6 +9,7 @@ from ._app import app, console, state
 # Each import registers one subcommand on `app`.
 from . import inspect_cmd  # noqa: E402,F401
 from . import train_cmd  # noqa: E402,F401
+from . import eval_cmd  # noqa: E402,F401
 
 
 def main() -> None:
