@@ -35,4 +35,27 @@ def evaluate(*args, **kwargs):
     return _evaluate(*args, **kwargs)
 
 
-__all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect", "train", "evaluate"]
+def plan(*args, **kwargs):
+    """Plan a run for a model, data and GPU: every value with its reason, memory, steps (see plan.advisor.make_plan).
+    Importing the subpackage tiaocan.plan replaces this name with the (callable) module; both spellings work."""
+    from .plan import make_plan
+
+    return make_plan(*args, **kwargs)
+
+
+def explain(*args, **kwargs):
+    """What a training parameter means, in English or Chinese (see explain.explain); callable module too."""
+    from .explain import explain as _explain
+
+    return _explain(*args, **kwargs)
+
+
+def export(*args, **kwargs):
+    """Write a plan / TrainConfig as LLaMA-Factory, Axolotl or HF configs (see export.export_config)."""
+    from .export import export_config
+
+    return export_config(*args, **kwargs)
+
+
+__all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect", "train", "evaluate",
+           "plan", "explain", "export"]

@@ -10,6 +10,9 @@ from ._app import app, console, state
 from . import inspect_cmd  # noqa: E402,F401
 from . import train_cmd  # noqa: E402,F401
 from . import eval_cmd  # noqa: E402,F401
+from . import plan_cmd  # noqa: E402,F401
+from . import explain_cmd  # noqa: E402,F401
+from . import export_cmd  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,92 @@
+"""Peak learning rate.
+
+1. Reference lr at batch 128 (the batch of the tinker-cookbook SFT sweep that calibrated it):
+   full fine-tuning 5e-5 x (2000 / hidden_size)^P, P = 0.781 (Llama) or 0.0775 (Qwen); LoRA 10x that
+   (tinker-cookbook hyperparam_utils.get_lr, "LoRA Without Regret"). Checkpoints with a measured value in
+   the cookbook's sweep table use it directly. Other families have no calibrated exponent: Llama's is used.
+2. Square-root scaling with the effective batch (Malladi et al. 2022, Adam-family optimisers).
+3. LoRA scale: the reference is alpha = 32 with alpha/r scaling; another alpha (or rsLoRA) changes the
+   size of each update, so lr is rescaled to keep alpha/r x lr the same.
+4. LoRA+: learning_rate is the A matrices' lr and B gets ratio x that. Keeping plain LoRA's lr would push B
+   16x faster (divergence risk); lr / ratio would give no speed-up. We take the geometric middle, lr / sqrt(ratio):
+   A learns 4x slower and B 4x faster than in plain LoRA at ratio 16.
+5. Small data: the practitioner start (5e-5 or lower for small datasets) is a full-fine-tuning-scale number.
+   For full fine-tuning below 1,000 examples we apply it as a cap. For LoRA the literature's 10x holds (it was
+   measured across data sizes); small data is guarded by the loss-band stop and the epoch ceiling instead, and
+   the small effective batch of a small dataset already lowers lr through step 2.
+"""
+from __future__ import annotations
+
+import math
+
+from ..archs import builtin_key
+from ..result import Rec
+from . import Ctx, register
+
+BASE_LR, LORA_MULT, REF_BATCH, REF_ALPHA = 5e-5, 10.0, 128, 32
+EXPONENT = {"llama": 0.781, "qwen": 0.0775}
+SMALL_DATA, SMALL_DATA_FULL_CAP = 1000, 5e-5
+# tinker-cookbook's measured LoRA lrs (SFT sweep, batch 128) for checkpoints in our built-in table.
+CALIBRATED = {"llama-3.2-1b": 1e-3, "llama-3.2-3b": 1e-3, "llama-3.1-8b": 3e-4, "llama-3.1-70b": 3e-4,
+              "llama-3.3-70b": 3e-4, "qwen3-4b": 1e-3, "qwen3-8b": 1e-3, "qwen3-32b": 3e-4}
+SRC = "tinker-cookbook hyperparam_utils.get_lr / LoRA Without Regret; Malladi et al. 2022 (sqrt batch)"
+
+
+def reference_lr(shape, lora: bool) -> tuple[float, str]:
+    """(lr at batch 128, how it was obtained)."""
+    key = builtin_key(shape.name)
+    if key in CALIBRATED:
+        lr = CALIBRATED[key]
+        return (lr if lora else lr / LORA_MULT), f"measured ({key})"
+    p = EXPONENT.get(shape.family, EXPONENT["llama"])
+    lr = BASE_LR * (LORA_MULT if lora else 1.0) * (2000 / shape.hidden_size) ** p
+    return lr, f"formula (hidden {shape.hidden_size}, P={p}{'' if shape.family in EXPONENT else ', uncalibrated family'})"
+
+
+def lora_scale(rank: int, alpha: float, rslora: bool) -> float:
+    return alpha / math.sqrt(rank) if rslora else alpha / rank
+
+
+def recommend_lr(shape, method: str, eff_batch: int, rank: int = 16, alpha: float = REF_ALPHA,
+                 rslora: bool = False, loraplus_ratio: float | None = None, num_examples: int = 10**6) -> dict:
+    lora = method != "full"
+    ref, how = reference_lr(shape, lora)
+    lr = ref * math.sqrt(eff_batch / REF_BATCH)
+    parts = {"ref": ref, "how": how, "batch_factor": math.sqrt(eff_batch / REF_BATCH), "scale_factor": 1.0,
+             "loraplus_factor": 1.0, "small_data": "none"}
+    if lora:
+        parts["scale_factor"] = lora_scale(rank, REF_ALPHA, False) / lora_scale(rank, alpha, rslora)
+        lr *= parts["scale_factor"]
+        if loraplus_ratio:
+            parts["loraplus_factor"] = 1 / math.sqrt(loraplus_ratio)
+            lr *= parts["loraplus_factor"]
+        if num_examples < SMALL_DATA:
+            parts["small_data"] = "literature"
+    elif num_examples < SMALL_DATA and lr > SMALL_DATA_FULL_CAP:
+        lr, parts["small_data"] = SMALL_DATA_FULL_CAP, "practitioner"
+    parts["lr"] = float(f"{lr:.2g}")
+    return parts
+
+
+@register("learning_rate")
+def learning_rate(ctx: Ctx) -> list[Rec]:
+    v = ctx.values
+    r = recommend_lr(ctx.shape, ctx.method, v["effective_batch"], rank=int(v.get("lora_rank", 16)),
+                     alpha=float(v.get("lora_alpha", REF_ALPHA)), rslora=bool(ctx.user.get("use_rslora", False)),
+                     loraplus_ratio=v.get("loraplus_lr_ratio"), num_examples=ctx.data.num_examples)
+    key = "full" if ctx.method == "full" else "lora"
+    rec = ctx.rec("learning_rate", r["lr"], key, SRC, ref=r["ref"], how=r["how"], eff=v["effective_batch"],
+                  bf=r["batch_factor"], lr=r["lr"])
+    extra = []
+    if r["scale_factor"] != 1.0:
+        extra.append(ctx.text("learning_rate", "alpha", factor=r["scale_factor"], alpha=v.get("lora_alpha")))
+    if r["loraplus_factor"] != 1.0:
+        extra.append(ctx.text("learning_rate", "loraplus", factor=r["loraplus_factor"],
+                              ratio=v.get("loraplus_lr_ratio"), b_lr=r["lr"] * v.get("loraplus_lr_ratio")))
+    if r["small_data"] != "none":
+        extra.append(ctx.text("learning_rate", "small_" + r["small_data"], n=ctx.data.num_examples))
+    if extra and not rec.overridden:
+        rec.reason = " ".join([rec.reason, *extra])
+    if rec.overridden:
+        rec.reason += " " + ctx.text("learning_rate", "suggested", lr=r["lr"])
+    return [rec]
