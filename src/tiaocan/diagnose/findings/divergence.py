@@ -1,0 +1,81 @@
+"""Divergence: the loss became NaN/inf, or rose well above where it started and stayed there.
+
+A sustained rise is measured on the rolling median (single spikes belong to `spikes`), relative to the
+starting level and the run's own noise, so it fires for 2 -> 4 as well as for 0.5 -> 1.5.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..signals import Signals, fmt
+from ..types import Finding
+from . import register
+from ._common import clip_change, has_warmup, lr_change, pairs, warmup_change
+
+EN = ("The updates are too large for this model and data: each step overshoots, the loss climbs instead of "
+      "falling{nan}. Lower the learning rate; clipping and a short warmup stop the first large steps from "
+      "wrecking the weights.")
+ZH = ("每一步更新幅度太大，参数越过了最优点，损失不降反升{nan}。请降低学习率；梯度裁剪和短暂的预热可以避免训练初期的大步更新破坏权重。")
+
+
+def _fixes(sig: Signals, factor: float) -> list:
+    changes = lr_change(sig, factor, "the loss diverged at this learning rate")
+    changes += clip_change(sig)
+    if not has_warmup(sig):
+        changes += warmup_change(sig, 0.05, "warm up over the first 5% of steps")
+    return changes
+
+
+@register("divergence")
+def check(sig: Signals) -> list[Finding]:
+    out: list[Finding] = []
+    if sig.nonfinite_steps:
+        first = sig.nonfinite_steps[0]
+        before = sig.loss[sig.steps < first]
+        ev = [f"loss is NaN/inf at {len(sig.nonfinite_steps)} logged step(s), first at step {first}"]
+        if len(before):
+            ev.append(f"last finite losses before it: {pairs(sig.steps[sig.steps < first][-3:], before[-3:])}")
+        out.append(Finding(id="divergence", severity="critical", title=f"Loss became NaN/inf at step {first}",
+                           title_zh=f"第 {first} 步损失变为 NaN/inf", steps=sig.nonfinite_steps[:8], evidence=ev,
+                           explanation=EN.format(nan=" until it overflows to NaN"),
+                           explanation_zh=ZH.format(nan="，最终数值溢出为 NaN"), changes=_fixes(sig, 0.1)))
+        return out
+    if sig.n < 6 and sig.stop_reason != "diverged":
+        return out
+    # A sustained rise: the rolling median stays above max(1.3x start, start + 4 noise units) for a while,
+    # or it rebounds well above its own minimum (train loss on the same data should not climb back up).
+    after = np.arange(sig.n) >= sig.k  # ignore the first tenth (its median is the reference)
+    need = max(3, sig.n // 20)
+    thr = max(sig.start * 1.3, sig.start + 4 * sig.sigma)
+    high = (sig.level > thr) & after
+    if high.sum() < need:
+        i_min = int(np.argmin(sig.level))
+        lo = float(sig.level[i_min])
+        rb_thr = max(lo * 1.5, lo + 6 * sig.sigma)
+        rebound = (sig.level > rb_thr) & (np.arange(sig.n) > i_min)
+        if rebound.sum() >= need and sig.end > lo * 1.3:
+            high, thr = rebound, rb_thr
+    if high.sum() < need:
+        if sig.stop_reason == "diverged":  # tiaocan's own guard stopped it before a long rise could be logged
+            msg = str(sig.curves.summary.get("stop_message", "")) or "stop_reason: diverged"
+            peak = float(np.max(sig.loss))
+            out.append(Finding(
+                id="divergence", severity="critical", title="The run was stopped for diverging",
+                title_zh="训练因发散被中止", steps=[int(sig.steps[int(np.argmax(sig.loss))]), int(sig.steps[-1])],
+                evidence=[f"run_summary.json: {msg}", f"loss {fmt(sig.start)} at the start, up to {fmt(peak)}"],
+                explanation=EN.format(nan=""), explanation_zh=ZH.format(nan=""), changes=_fixes(sig, 0.2)))
+        return out
+    peak_i = int(np.argmax(np.where(after, sig.level, -np.inf)))
+    recovered = sig.end <= sig.start * 1.05
+    first_i = int(np.argmax(high))
+    ev = [f"smoothed loss started at {fmt(sig.start)} and rose to {fmt(sig.level[peak_i])} at step {int(sig.steps[peak_i])}"
+          f" ({sig.level[peak_i] / sig.start:.1f}x), above {fmt(thr)} for {int(high.sum())} of {sig.n} logged steps",
+          f"final loss {fmt(sig.end)}" + (" (recovered)" if recovered else " (did not recover)")]
+    out.append(Finding(
+        id="divergence", severity="warning" if recovered else "critical",
+        title=f"Loss rose from {fmt(sig.start)} to {fmt(sig.level[peak_i])}" + (" then recovered" if recovered else ""),
+        title_zh=f"损失从 {fmt(sig.start)} 升到 {fmt(sig.level[peak_i])}" + ("，之后回落" if recovered else ""),
+        steps=[int(sig.steps[first_i]), int(sig.steps[peak_i])], evidence=ev,
+        explanation=EN.format(nan=""), explanation_zh=ZH.format(nan=""),
+        changes=_fixes(sig, 0.5 if recovered else 0.2)))
+    return out

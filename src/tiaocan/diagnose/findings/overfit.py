@@ -1,0 +1,133 @@
+"""Overfitting and memorisation, three signatures:
+
+- eval loss rising while train loss keeps falling (needs >= 3 evals; the rise must beat 5 % and the eval noise);
+- train loss far below the band (< half its lower edge): the model is reciting the training answers;
+- step-shaped drops at epoch boundaries: each new pass over a small dataset starts from examples the model has
+  already memorised, so the loss falls at the boundary much more than anywhere inside an epoch.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..signals import Signals, fmt
+from ..types import Change, Finding
+from . import register
+from ._common import epochs_change
+
+ZH_MEMO = "训练损失远低于常用区间，模型在背诵训练答案而不是学习规律；换个说法提问时往往答错。请减少训练轮数，或增加更多样的数据。"
+EN_MEMO = ("The train loss went far below the usual band: the model is reciting its training answers rather than "
+           "learning the pattern, and tends to fail on rephrased questions. Train fewer epochs or add more varied data.")
+
+
+def _epoch_when_level_below(sig: Signals, value: float) -> float | None:
+    below = np.nonzero(sig.level <= value)[0]
+    return sig.epoch_at(int(sig.steps[below[0]])) if len(below) else None
+
+
+def _eval_rising(sig: Signals) -> Finding | None:
+    c = sig.curves
+    ev, es = c.arr("eval_loss"), np.asarray(c.eval_steps)
+    ok = np.isfinite(ev)
+    ev, es = ev[ok], es[ok]
+    if len(ev) < 3:
+        return None
+    b = int(np.argmin(ev))
+    if len(ev) - b - 1 < 2:
+        return None
+    best, last = float(ev[b]), float(ev[-1])
+    noise = float(np.median(np.abs(np.diff(ev[: b + 1])))) if b >= 2 else 0.0
+    if last < best * 1.05 or last - best < 2 * noise:
+        return None
+    tr_at_best = float(np.interp(es[b], sig.steps, sig.level)) if sig.n else math.nan
+    if not sig.end < tr_at_best:
+        return None  # train rising too: that is divergence, not overfitting
+    e_best = sig.epoch_at(int(es[b]))
+    changes = epochs_change(sig, e_best, f"eval loss was lowest at epoch {e_best:.2f}") if e_best else []
+    if sig.cfg.get("early_stopping_patience") in (None, 0):
+        changes.append(Change(key="early_stopping_patience", old=None, new=2, why="stop (and keep the best checkpoint) once eval stops improving"))
+    return Finding(
+        id="overfitting", severity="critical" if last > best * 1.2 else "warning",
+        title=f"Overfitting: eval loss rose {last / best - 1:.0%} from its best while train loss fell",
+        title_zh=f"过拟合：验证损失比最佳值上升了 {last / best - 1:.0%}，而训练损失仍在下降",
+        steps=[int(es[b]), int(es[-1])],
+        evidence=[f"best eval loss {fmt(best)} at step {int(es[b])}" + (f" (epoch {e_best:.2f})" if e_best else ""),
+                  f"eval loss at the end {fmt(last)} (step {int(es[-1])}); train loss {fmt(tr_at_best)} -> {fmt(sig.end)} meanwhile"],
+        explanation="After its best point the model kept fitting the training examples (train loss down) while "
+                    "getting worse on held-out ones (eval loss up): it memorises instead of generalising. Stop at the "
+                    "best eval point.",
+        explanation_zh="越过最佳点后，模型继续拟合训练样本（训练损失下降），但在验证集上变差（验证损失上升）：它在死记硬背而不是泛化。请在验证损失最低处停止。",
+        changes=changes)
+
+
+def _memorised(sig: Signals) -> Finding | None:
+    if sig.n < 6 or not sig.end < sig.band[0] * 0.5:
+        return None
+    mid = sum(sig.band) / 2
+    e_mid = _epoch_when_level_below(sig, mid)
+    i = int(np.argmax(sig.level <= sig.band[0]))
+    changes = epochs_change(sig, e_mid, f"the loss reached the middle of the band ({mid:.2f}) at epoch {e_mid:.2f}") if e_mid else []
+    if not sig.cfg.get("stop_loss_band"):
+        changes.append(Change(key="stop_loss_band", old=None, new=list(sig.band), why="tiaocan train stops once the loss is in the band"))
+    return Finding(
+        id="memorisation", severity="warning", title=f"Train loss {fmt(sig.end)} is far below the band: memorising",
+        title_zh=f"训练损失 {fmt(sig.end)} 远低于目标区间：在死记硬背", steps=[int(sig.steps[i]), int(sig.steps[-1])],
+        evidence=[f"train loss at the end {fmt(sig.end)} < half the band's lower edge {sig.band[0]}",
+                  f"it entered the band's lower edge at step {int(sig.steps[i])}" + (f"; the band's middle at epoch {e_mid:.2f}" if e_mid else "")],
+        explanation=EN_MEMO, explanation_zh=ZH_MEMO, changes=changes)
+
+
+def _epoch_drops(sig: Signals) -> Finding | None:
+    ep = np.array([sig.epoch_at(int(s)) or math.nan for s in sig.steps])
+    if not np.isfinite(ep).any() or np.nanmax(ep) < 2.5:
+        return None
+    ppe = sig.n / np.nanmax(ep)  # logged points per epoch
+    if ppe < 6:
+        return None
+    w = int(max(2, min(ppe // 3, 10)))
+    se = 1.25 * sig.sigma_log * math.sqrt(2 / w)  # standard error of a difference of two medians (log space)
+    lg = np.log(np.maximum(sig.loss, 1e-12))
+
+    def drop_at(e: float) -> float | None:
+        """Relative fall (log ratio) between the w points before and after epoch position e."""
+        before, after = lg[ep < e][-w:], lg[ep >= e][:w]
+        if len(before) < w or len(after) < w:
+            return None
+        return float(np.median(before) - np.median(after))
+
+    def measurable(e: float) -> bool:
+        # once memorised (loss far below the band) the drops shrink to nothing: judge the epochs before that
+        return float(np.median(sig.loss[ep < e][-w:])) > sig.band[0] / 2
+
+    last = int(np.nanmax(ep))
+    bounds = [e for e in range(1, last + 1) if drop_at(e) is not None and measurable(e)]
+    at = [drop_at(e) for e in bounds]
+    mids = [d for d in (drop_at(e + 0.5) for e in range(0, last)) if d is not None]
+    if len(at) < 2 or not mids:
+        return None
+    ref = float(np.median(np.abs(mids)))
+    thr = max(2 * ref, 2 * se, math.log(1.1))  # per boundary; requiring most boundaries makes it strict
+    big = [d > thr for d in at]
+    if sum(big) < max(2, math.ceil(2 * len(at) / 3)):
+        return None
+    steps = [int(sig.steps[np.argmax(ep >= e)]) for e, b in zip(bounds, big) if b]
+    e_in = _epoch_when_level_below(sig, sig.band[1])
+    cur = sig.cfg.get("num_train_epochs") or np.nanmax(ep)
+    target = e_in if e_in and e_in < float(cur) - 0.5 else float(cur) / 2
+    return Finding(
+        id="epoch_drops", severity="warning", title="Loss drops in steps at each epoch boundary (memorising a small dataset)",
+        title_zh="每个 epoch 边界处损失阶梯式下降（小数据集被背下来了）", steps=steps,
+        evidence=[f"loss falls across epoch boundaries by {', '.join(f'epoch {e}: {1 - math.exp(-d):.0%}' for e, d in zip(bounds, at))}",
+                  f"typical fall over the same span inside an epoch: {1 - math.exp(-ref):.0%}"],
+        explanation="When the loss falls mainly at the start of each new pass, the model recognises examples it has "
+                    "already seen: it is memorising this small dataset. Fewer epochs, or more (and more varied) data.",
+        explanation_zh="如果损失主要在每一轮开始时下降，说明模型认出了见过的样本：它在记忆这个小数据集。请减少轮数，或增加更多、更多样的数据。",
+        changes=epochs_change(sig, target, "the loss falls mainly where examples repeat"))
+
+
+@register("overfit")
+def check(sig: Signals) -> list[Finding]:
+    if sig.nonfinite_steps:
+        return []
+    return [f for f in (_eval_rising(sig), _memorised(sig), _epoch_drops(sig)) if f is not None]

@@ -1,0 +1,52 @@
+"""Loss spikes: a few isolated points far above the local level that the run then recovers from.
+
+A spike must be both large in the run's own noise units (> 8 MAD-sigmas of log-loss above the medians on both sides) and large
+in absolute terms (> 1.5x the local level), and rare (at most 3 % of points): when many points qualify the
+curve is simply noisy (see `noisy`), not spiky.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..signals import Signals, fmt
+from ..types import Finding
+from . import register
+from ._common import clip_change, has_warmup, lr_change, pairs, warmup_change
+
+
+@register("spikes")
+def check(sig: Signals) -> list[Finding]:
+    if sig.n < 10 or sig.nonfinite_steps:
+        return []
+    # Compare each point with the medians just before and just after it: a spike is above both, whereas the
+    # last point before a steep fall (epoch-boundary drops, early descent) is level with what came before.
+    # Tested in log space because loss noise is multiplicative (a 0.05 loss scatters less than a 2.0 one).
+    w = max(3, sig.k // 2)
+    spike = np.zeros(sig.n, bool)
+    lg = np.log(np.maximum(sig.loss, 1e-12))
+    for i in range(sig.k // 2, sig.n):
+        pre, post = lg[max(0, i - w): i], lg[i + 1: i + 1 + w]
+        if len(pre) < 2:
+            continue
+        ref = max(np.median(pre), np.median(post)) if len(post) >= 2 else np.median(pre)
+        # ... and reach the band: a memorised 0.05 jumping to 0.08 changes nothing in practice
+        spike[i] = lg[i] - ref > max(np.log(1.5), 8 * sig.sigma_log) and sig.loss[i] > sig.band[0]
+    count = int(spike.sum())
+    if count == 0 or count > max(3, int(0.03 * sig.n)):
+        return []
+    ratios = sig.loss[spike] / sig.level[spike]
+    changes = lr_change(sig, 0.5, "spikes mean some steps overshoot") + clip_change(sig)
+    if not has_warmup(sig):
+        changes += warmup_change(sig, 0.05, "avoid large early steps")
+    return [Finding(
+        id="loss_spikes", severity="warning", title=f"{count} loss spike(s), up to {ratios.max():.1f}x the local level",
+        title_zh=f"{count} 次损失尖峰，最高为局部水平的 {ratios.max():.1f} 倍",
+        steps=[int(s) for s in sig.steps[spike]], evidence=[
+            f"spikes at {pairs(sig.steps[spike], sig.loss[spike])}; local level around them "
+            f"{fmt(float(np.median(sig.level[spike])))}; typical noise ±{fmt(sig.sigma)}"],
+        explanation="A sudden jump that the run then recovers from means some updates were too large (a steep region "
+                    "or an unusual batch). Occasional spikes waste progress; frequent ones precede divergence. A lower "
+                    "learning rate and gradient clipping keep single steps small.",
+        explanation_zh="损失突然跳高又回落，说明某些更新步幅过大（遇到陡峭区域或异常批次）。偶尔的尖峰浪费训练进度，频繁的尖峰往往是发散的前兆。"
+                       "降低学习率并开启梯度裁剪可以让单步更新保持较小。",
+        changes=changes)]

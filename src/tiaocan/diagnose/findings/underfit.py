@@ -1,0 +1,95 @@
+"""Underfitting: the run ended with the train loss above the target band (default 0.7–1.4).
+
+If the loss was still clearly falling over the last 30 % of the run's integrated learning rate (a Theil-Sen
+fall larger than 2 standard errors), more epochs will help (warning): the number is extrapolated from the
+recent fall per epoch, capped at the practitioner's ~10 epochs. Otherwise the practitioner rule still says
+"train longer" (or a higher lr past ~10 epochs), reported as info since the band is a rule of thumb.
+Ending "above the band" means above it by more than 2 standard errors of the end level.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..signals import Signals, fmt
+from ..types import Finding
+from . import register
+from ._common import cfg_num, epochs_change, lr_change
+from .plateau import is_plateau
+
+
+def _tail_fall(x: np.ndarray, y: np.ndarray, sigma: float) -> tuple[float, float]:
+    """Theil-Sen fall of y over the span of x (robust to spikes) and its approximate standard error."""
+    if len(x) > 200:  # pairs grow quadratically; 200 evenly spaced points keep the estimate and the speed
+        idx = np.linspace(0, len(x) - 1, 200).astype(int)
+        x, y = x[idx], y[idx]
+    i, j = np.triu_indices(len(x), 1)
+    dx = x[j] - x[i]
+    ok = dx > 0
+    slope = float(np.median((y[j] - y[i])[ok] / dx[ok])) if ok.any() else 0.0
+    span = float(x[-1] - x[0])
+    se = 1.1 * sigma * span / (float(np.std(x)) * np.sqrt(len(x))) if np.std(x) > 0 else np.inf
+    return -slope * span, se
+
+
+@register("underfit")
+def check(sig: Signals) -> list[Finding]:
+    if sig.n < 10 or sig.nonfinite_steps or not sig.finished or not sig.start > 0:
+        return []
+    if sig.has("divergence", "fp16_overflow") or sig.overall_drop < 0.05 or not sig.end < sig.start or is_plateau(sig):
+        return []  # flat (plateau) or rising (divergence)
+    if sig.end <= sig.band[1] + 2 * sig.end_se():
+        return []  # inside the band, or not measurably above it
+    # "Still falling" is judged per unit of learning, not per step: a cosine schedule flattens every curve at
+    # the end because the lr goes to 0, yet such a run keeps improving when given more epochs. So the tail is
+    # the last 30 % of the integrated learning rate (the last 30 % of steps when no lr was logged).
+    lr = sig.lr[np.isin(np.asarray(sig.curves.steps), sig.steps)] if len(sig.lr) == len(sig.curves.steps) else np.array([])
+    use_lr = len(lr) == sig.n and bool(np.isfinite(lr).all()) and lr.sum() > 0
+    x = np.cumsum(lr) if use_lr else sig.steps.astype(float)
+    m = int(np.sum(x >= 0.7 * x[-1])) if use_lr else int(0.3 * sig.n)
+    m = min(max(6, m), sig.n)
+    tail, tsteps, x = sig.loss[-m:], sig.steps[-m:], x[-m:]
+    fall, se = _tail_fall(x, tail, sig.sigma)
+    a, b = float(np.median(tail[: m // 2])), float(np.median(tail[m // 2:]))
+    falling = fall > max(0.01 * sig.end, 2.0 * se)
+    if fall < -2.0 * se:
+        return []  # rising at the end: unstable, not under-trained (spikes/noisy/divergence speak to it)
+    ep_now = cfg_num(sig, "num_train_epochs") or sig.epoch_at(int(sig.steps[-1]))
+    ev = [f"train loss at the end {fmt(sig.end)} is above the band {sig.band[0]}–{sig.band[1]} "
+          f"(started at {fmt(sig.start)})"]
+    if falling:
+        ev.append(f"still falling: {fmt(a)} -> {fmt(b)} over the last {int(tsteps[-1] - tsteps[0])} steps")
+        e0, e1 = sig.epoch_at(int(tsteps[0])), sig.epoch_at(int(tsteps[-1]))
+        changes = []
+        if ep_now and ep_now >= 10:
+            changes = lr_change(sig, 2.0, "already ~10 epochs: learn faster instead of longer")
+        elif ep_now:
+            # linear extrapolation of the recent fall per epoch (optimistic at the cap, pessimistic under decay)
+            per_epoch = fall / (e1 - e0) if e0 is not None and e1 is not None and e1 > e0 else None
+            extra = (sig.end - sig.band[1]) / per_epoch if per_epoch else ep_now
+            new = min(10.0, max(ep_now * 1.5, ep_now + extra))
+            changes = epochs_change(sig, new, "the loss was still falling when the run ended")
+        return [Finding(
+            id="underfitting", severity="warning", title="Underfitting: loss still above the band and still falling",
+            title_zh="欠拟合：损失仍高于目标区间且仍在下降", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev,
+            explanation="The run stopped while the model was still learning: the loss had not reached the usual "
+                        "0.7–1.4 band and was still going down. Train for more epochs (the loss decides, epochs are only "
+                        "a budget).",
+            explanation_zh="训练结束时模型仍在学习：损失还没降到常用的 0.7–1.4 区间，且仍在下降。请增加训练轮数（由损失决定何时停，轮数只是预算）。",
+            changes=changes)]
+    ev.append(f"not clearly falling any more: {fmt(a)} -> {fmt(b)} over the last {int(tsteps[-1] - tsteps[0])} steps")
+    if ep_now and ep_now < 10:
+        changes = epochs_change(sig, min(10.0, ep_now * 2), "the loss ended above the band")
+    else:
+        changes = lr_change(sig, 2.0, "the loss ended above the band after ~10 epochs")
+    return [Finding(
+        id="underfitting", severity="info", title="Loss ended above the band",
+        title_zh="训练结束时损失仍高于目标区间", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev,
+        explanation="The loss ended above the usual 0.7–1.4 band without a clear downward trend at the end (a decaying "
+                    "learning rate flattens every curve). The rule of thumb is to train longer; if it is already ~10 "
+                    "epochs, raise the learning rate. Some data (open-ended text) legitimately ends higher — judge by "
+                    "eval answers too.",
+        explanation_zh="训练结束时损失高于常用的 0.7–1.4 区间，且末尾没有明显的下降趋势（学习率衰减会让所有曲线在末尾变平）。"
+                       "经验做法是训练更久；如果已经训练了约 10 轮，则提高学习率。开放式文本数据的损失本来就可能偏高，请结合评测结果判断。",
+        changes=changes)]

@@ -1,0 +1,43 @@
+"""Merge the findings' changes into one next config, in the run's own key names.
+
+When two findings touch the same key the more severe wins; on equal severity the earlier one in the registry
+(causes before symptoms). Keys the run did not have are added, so the YAML is ready for `tiaocan train -c`
+or LLaMA-Factory.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .types import SEVERITY_RANK, Change, Finding
+
+
+def merge_changes(findings: list[Finding]) -> list[Change]:
+    chosen: dict[str, Change] = {}
+    for f in sorted(findings, key=lambda f: SEVERITY_RANK[f.severity]):  # stable: registry order kept
+        for c in f.changes:
+            if c.key not in chosen:
+                chosen[c.key] = c.model_copy(update={"why": f"{f.id}: {c.why}" if c.why else f.id})
+    return list(chosen.values())
+
+
+def suggest_config(config: dict[str, Any], findings: list[Finding]) -> tuple[dict[str, Any], list[Change]]:
+    changes = merge_changes(findings)
+    out = dict(config)
+    for c in changes:
+        out[c.key] = c.new
+    return out, changes
+
+
+def to_yaml(config: dict[str, Any], changes: list[Change]) -> str:
+    """YAML with a comment on each changed line saying what it was and why."""
+    why = {c.key: c for c in changes}
+    lines = []
+    for line in yaml.safe_dump(config, sort_keys=False, allow_unicode=True).splitlines():
+        key = line.split(":", 1)[0] if line and not line.startswith((" ", "-")) else None
+        if key in why:
+            c = why[key]
+            line += f"  # was {c.old!r}: {c.why}" if c.old is not None else f"  # new: {c.why}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
