@@ -44,7 +44,7 @@ def resolve_lang(lang: str | None) -> str:
     return "zh" if loc.startswith("zh") else "en"
 
 
-def reason(param: str, key: str, lang: str = "en", **kw: Any) -> str:
+def reason(param: str, key: str, lang: str = "en", /, **kw: Any) -> str:
     """Render one reason template; a missing zh template falls back to English."""
     for lg in (lang, "en"):
         tmpl = texts(lg).get(param, {}).get("reasons", {}).get(key)

@@ -57,6 +57,17 @@ def _builtin_not_cached(model: str) -> bool:
         return True
 
 
+def _number(v: Any) -> Any:
+    """YAML reads '1e-4' as text (YAML 1.1 wants '1.0e-4'); the rules need the number."""
+    if isinstance(v, str):
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+    return v
+
+
 def _check_keys(user: dict[str, Any]) -> None:
     bad = [k for k in user if k not in TrainConfig.model_fields and k not in PSEUDO_KEYS]
     if bad:
@@ -88,6 +99,7 @@ def make_plan(model: str, data: Any, gpu: str | GPU | None = None, method: str =
     if method not in ("lora", "qlora", "full"):
         raise UserError(f"--method {method}: choose lora, qlora or full")
     user = dict(overrides) if isinstance(overrides, dict) else parse_overrides(overrides)
+    user = {k: _number(v) for k, v in user.items()}
     _check_keys(user)
     if loraplus:
         user["loraplus"] = True

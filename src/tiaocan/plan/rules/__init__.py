@@ -16,12 +16,17 @@ from ..result import Rec
 from ..shapes import ModelShape
 
 Rule = Callable[["Ctx"], list[Rec]]
-RULES: list[tuple[str, Rule]] = []
+RULES: dict[str, Rule] = {}
+# Run order: each rule may read the values decided by the rules before it.
+ORDER = ("precision", "cutoff_len", "lora", "epochs", "batch", "loraplus", "learning_rate", "schedule")
 
 
 def register(name: str) -> Callable[[Rule], Rule]:
+    if name not in ORDER:
+        raise ValueError(f"rule {name!r} must be placed in rules.ORDER")
+
     def deco(fn: Rule) -> Rule:
-        RULES.append((name, fn))
+        RULES[name] = fn
         return fn
     return deco
 
@@ -46,12 +51,12 @@ class Ctx:
     def is_lora(self) -> bool:
         return self.method in ("lora", "qlora")
 
-    def text(self, param: str, key: str, **kw: Any) -> str:
+    def text(self, param: str, reason_key: str, /, **kw: Any) -> str:
         from ...explain import reason
 
-        return reason(param, key, self.lang, **kw)
+        return reason(param, reason_key, self.lang, **kw)
 
-    def rec(self, key: str, value: Any, reason_key: str, source: str, **kw: Any) -> Rec:
+    def rec(self, key: str, value: Any, reason_key: str, source: str, /, **kw: Any) -> Rec:
         """A derived value, unless the user set it: then keep theirs and say so."""
         if key in self.user:
             value = self.user[key]
@@ -66,7 +71,6 @@ class Ctx:
 
 
 def all_rules() -> list[tuple[str, Rule]]:
-    # Import order = run order.
-    from . import precision, cutoff, lora, epochs, batch, loraplus, learning_rate, schedule  # noqa: F401
+    from . import batch, cutoff, epochs, learning_rate, lora, loraplus, precision, schedule  # noqa: F401
 
-    return list(RULES)
+    return [(name, RULES[name]) for name in ORDER]
