@@ -1,0 +1,245 @@
+"""`tiaocan.tune(...)`: plan → search space → an Optuna study of short `train` runs → the best config.
+
+One process is one worker (one device). More workers — other GPUs, other machines — run the same command with
+the same `--storage` and `--study` and join the study; the budget is shared through the trials' recorded spend.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import TrainConfig, build_config, load_config
+from ..errors import UserError
+from .budget import Budget, check_budget, parse_budget, study_spend
+from .objective import Objective, TrialFailed, metric_direction
+from .space import SearchSpace, build_space, capacity_may_matter, parse_space_overrides
+from .storage import GRACE_S, HEARTBEAT_S, default_url, open_storage, redact
+
+REDUCTION = 3  # successive halving keeps the best third at each rung
+RUNGS = 2  # rungs below the full run: at 1/9 and 1/3 of a full run
+EVALS_PER_RUN = REDUCTION ** RUNGS  # evals land exactly on the rungs
+DEFAULT_VAL = 0.1
+
+
+def base_config(model: str | None, data: str | None, config: Any = None, gpu: str | None = None,
+                overrides: dict[str, Any] | None = None) -> tuple[TrainConfig, int | None, Any]:
+    """The configuration tuning starts from: a given config, else the planner's advice (else defaults).
+    Returns (config, micro batch the memory fitter allows or None, the Plan or None)."""
+    plan = None
+    if isinstance(config, TrainConfig):
+        cfg = config.model_copy(deep=True)
+    elif isinstance(config, dict):
+        cfg = build_config(dict(config))
+    elif config is not None:
+        cfg = load_config(config)
+    else:
+        if not model or not data:
+            raise UserError("tune needs --model and --data (or --config YAML)")
+        try:
+            from ..plan import make_plan
+        except ImportError:
+            make_plan = None
+        if make_plan is not None:
+            plan = make_plan(model, data, gpu=gpu)
+            cfg = plan.to_train_config()
+        else:
+            cfg = build_config({"model_name_or_path": model, "dataset": data})
+    upd = dict(overrides or {})
+    if model and config is not None:
+        upd["model_name_or_path"] = model
+    if data and config is not None:
+        upd["dataset"] = data
+    if upd:
+        cfg = build_config({**cfg.model_dump(exclude_none=True), **upd})
+    if cfg.val_size <= 0 and not cfg.eval_dataset:
+        cfg = cfg.model_copy(update={"val_size": DEFAULT_VAL})  # tuning needs held-out loss
+    micro = plan.config.get("per_device_train_batch_size") if plan is not None else None
+    return cfg, micro, plan
+
+
+def measure_data(cfg: TrainConfig) -> tuple[int, int]:
+    """(training examples, input tokens per epoch) after the split and rendering a trial will do."""
+    from ..models import load_tokenizer
+    from ..train.data import prepare_data
+
+    tok = load_tokenizer(cfg.model_name_or_path, cfg.trust_remote_code)
+    data = prepare_data(cfg, tok, None)
+    return len(data.train), int(sum(len(x) for x in data.train["input_ids"]))
+
+
+def full_run(cfg: TrainConfig, n_train: int, tokens_per_epoch: int) -> tuple[int, int]:
+    """(examples, tokens) one full run of `cfg` processes."""
+    if cfg.max_steps > 0:
+        examples = cfg.max_steps * cfg.effective_batch()
+        return examples, int(tokens_per_epoch * examples / max(1, n_train))
+    return int(math.ceil(n_train * cfg.num_train_epochs)), int(tokens_per_epoch * cfg.num_train_epochs)
+
+
+def make_pruner(kind: str, full_examples: int):
+    import optuna
+
+    first = max(1, full_examples // EVALS_PER_RUN)
+    if kind in ("asha", "successive_halving", "sha"):
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=REDUCTION)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=full_examples, reduction_factor=REDUCTION)
+    if kind in ("none", "off"):
+        return optuna.pruners.NopPruner()
+    raise UserError(f"--pruner {kind}: choose asha, hyperband or none")
+
+
+def open_study(storage, name: str, space: SearchSpace, direction: str, full_tokens: int, seed: int, pruner):
+    """Create or continue the study; refuse one that was created with a different space or metric."""
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True, constant_liar=True,
+                                         warn_independent_sampling=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # multivariate / constant_liar are "experimental"
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
+                                    pruner=pruner, load_if_exists=True)
+    have = study.user_attrs.get("tiaocan_space_signature")
+    if have is None:
+        study.set_user_attr("tiaocan_space", space.model_dump(mode="json"))
+        study.set_user_attr("tiaocan_space_signature", space.signature())
+        study.set_user_attr("tiaocan_full_run_tokens", full_tokens)
+    elif have != space.signature():
+        old = {p["name"]: p for p in study.user_attrs.get("tiaocan_space", {}).get("params", [])}
+        new = {p.name: p.model_dump(mode="json") for p in space.params}
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise UserError(f"--study {name} already exists with a different search space (differs in: "
+                        f"{', '.join(diff) or 'micro batch'}). Use another --study name, or the same model, data, "
+                        "budget and --space as when it was created.")
+    if study.direction.name.lower() != direction:
+        raise UserError(f"--study {name} was created to {study.direction.name.lower()} its metric; "
+                        f"this --metric wants to {direction}. Use another --study name.")
+    return study
+
+
+def tune(model: str | None = None, data: str | None = None, *, config: Any = None, budget: str | Budget = "5x",
+         gpu: str | None = None, storage: str | None = None, study: str | None = None, metric: str = "eval_loss",
+         output_dir: str | Path = "runs/tune", final: bool = False, space: dict[str, Any] | list[str] | None = None,
+         overrides: dict[str, Any] | None = None, pruner: str = "asha", max_trials: int | None = None,
+         tune_rank: bool | None = None, lr_range_test: bool = False, eval_data: str | None = None, seed: int = 0,
+         heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, quiet: bool = False,
+         on_trial: Callable[[dict[str, Any]], None] | None = None):
+    """Search for a better configuration within `budget`; returns a TuneResult (see tune/result.py)."""
+    from .results import collect, write_outputs
+
+    out = Path(output_dir)
+    direction = metric_direction(metric)
+    bud = budget if isinstance(budget, Budget) else parse_budget(budget)
+    base, micro, plan = base_config(model, data, config, gpu, overrides)
+    n_train, tokens_epoch = measure_data(base)
+    full_examples, full_tokens = full_run(base, n_train, tokens_epoch)
+    check_budget(bud, full_tokens, 1 / EVALS_PER_RUN if pruner != "none" else 1.0)
+    runs = {"runs": bud.amount, "tokens": bud.amount / max(1, full_tokens)}.get(bud.kind)
+    if runs is None and plan is not None and plan.steps.est_seconds:
+        runs = bud.amount / plan.steps.est_seconds
+    expected_trials = 3 * runs if runs is not None else 20
+    lr_upper, notes = None, []
+    if lr_range_test:
+        from .lr_range import lr_range_test as _lrt
+
+        lr_upper = _lrt(base, out / "lr-range-test", quiet=quiet)
+        notes.append(f"LR range test: the loss diverged above {lr_upper:.3g}; the search range stops there")
+    if tune_rank is None:
+        tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
+    overrides_space = parse_space_overrides(space) if isinstance(space, list) else space
+    sp = build_space(base, expected_trials=expected_trials, micro_batch=micro, lr_upper=lr_upper,
+                     tune_rank=tune_rank, overrides=overrides_space)
+    url = storage or default_url(out)
+    st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
+    name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
+    study_obj = open_study(st, name, sp, direction, full_tokens, seed, make_pruner(pruner, full_examples))
+    full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
+    if not study_obj.trials:
+        study_obj.enqueue_trial(sp.params_of(base), user_attrs={"role": "plan"}, skip_if_exists=True)
+
+    def spent(extra: tuple[float, int] = (0.0, 0), exclude: int | None = None) -> float:
+        return study_spend(study_obj.get_trials(deepcopy=False), full_tokens, extra, exclude).of(bud)
+
+    def over_budget(number: int, seconds: float, tokens: int) -> bool:
+        return spent((seconds, tokens), number) >= bud.amount
+
+    objective = Objective(base, sp, out / "trials", full_run_examples=full_examples, metric=metric,
+                          evals_per_run=EVALS_PER_RUN, prune=pruner != "none", over_budget=over_budget,
+                          eval_data=eval_data, quiet=True)
+    started = time.time()
+    progress = _Progress(bud, spent, quiet, on_trial)
+
+    def stop_when_spent(st_, trial) -> None:
+        progress(st_, trial)
+        if spent() >= bud.amount or (max_trials is not None and _finished(st_) >= max_trials):
+            st_.stop()
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_libraries()
+    if spent() < bud.amount and (max_trials is None or _finished(study_obj) < max_trials):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning)
+            study_obj.optimize(objective, catch=(TrialFailed,), callbacks=[stop_when_spent], gc_after_trial=True)
+    else:
+        notes.append("the budget was already spent by earlier runs of this study: nothing new was trained")
+    result = collect(study_obj, name, redact(url), metric, direction, bud, sp, base, full_tokens, spent(), notes)
+    write_outputs(result, base, sp, study_obj, out, final=final, quiet=quiet)
+    if not quiet:
+        from rich.console import Console
+
+        Console(highlight=False).print(f"[dim]tuned for {time.time() - started:.0f} s[/]")
+    return result
+
+
+def _quiet_libraries() -> None:
+    """Trials run many short trainings: per-trial progress bars from datasets/transformers would drown the
+    one progress line per trial."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def _finished(study) -> int:
+    from optuna.trial import TrialState
+
+    return sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) for t in study.get_trials(deepcopy=False))
+
+
+class _Progress:
+    """One line per finished trial: done / pruned / failed / running, best so far, budget left."""
+
+    def __init__(self, budget: Budget, spent: Callable[[], float], quiet: bool, hook):
+        from rich.console import Console
+
+        self.budget, self.spent, self.quiet, self.hook = budget, spent, quiet, hook
+        self.console = Console(highlight=False)
+
+    def __call__(self, study, trial) -> None:
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False)
+        count = {s: sum(t.state == s for t in trials) for s in TrialState}
+        try:
+            best = f"{study.best_value:.4f} (trial {study.best_trial.number})"
+        except ValueError:
+            best = "-"
+        value = f"{trial.value:.4f}" if trial.value is not None else (
+            trial.user_attrs.get("fail_reason", "")[:60] or f"at {trial.user_attrs.get('examples', 0)} examples")
+        info = dict(trial=trial.number, state=trial.state.name, value=trial.value, done=count[TrialState.COMPLETE],
+                    pruned=count[TrialState.PRUNED], failed=count[TrialState.FAIL], running=count[TrialState.RUNNING],
+                    best=best, budget_left=self.budget.describe(self.spent()))
+        if self.hook:
+            self.hook(info)
+        if not self.quiet:
+            colour = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}.get(trial.state.name, "white")
+            self.console.print(
+                f"trial {trial.number:>3} [{colour}]{trial.state.name.lower():<8}[/] {value:<14} | "
+                f"done {info['done']}, pruned {info['pruned']}, failed {info['failed']}, running {info['running']} | "
+                f"best {best} | {info['budget_left']}")
