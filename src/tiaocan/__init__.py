@@ -57,5 +57,22 @@ def export(*args, **kwargs):
     return export_config(*args, **kwargs)
 
 
+def tune(*args, **kwargs):
+    """Budgeted hyperparameter search seeded by the plan; returns a TuneResult (see tune.study.tune).
+    Importing the subpackage tiaocan.tune replaces this name with the (callable) module; both spellings work."""
+    from .tune import tune as _tune
+
+    return _tune(*args, **kwargs)
+
+
+def diagnose(*args, **kwargs):
+    """Read runs (tiaocan / LLaMA-Factory / HF logs) and report what went wrong and what to change: a Diagnosis
+    (see diagnose.core.diagnose). Importing the subpackage tiaocan.diagnose replaces this name with the
+    (callable) module; both spellings work."""
+    from .diagnose import diagnose as _diagnose
+
+    return _diagnose(*args, **kwargs)
+
+
 __all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect", "train", "evaluate",
-           "plan", "explain", "export"]
+           "plan", "explain", "export", "tune", "diagnose"]

@@ -13,6 +13,9 @@ from . import eval_cmd  # noqa: E402,F401
 from . import plan_cmd  # noqa: E402,F401
 from . import explain_cmd  # noqa: E402,F401
 from . import export_cmd  # noqa: E402,F401
+from . import tune_cmd  # noqa: E402,F401
+from . import diagnose_cmd  # noqa: E402,F401
+from . import report_cmd  # noqa: E402,F401
 
 
 def main() -> None:
