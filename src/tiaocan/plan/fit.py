@@ -62,6 +62,18 @@ def fit_batch(shape: ModelShape, base: MemoryInputs, budget_bytes: int | None, e
                budget_bytes=budget_bytes, advice=what_would_fit(shape, base, budget_bytes))
 
 
+def longest_fitting_len(shape: ModelShape, inputs: MemoryInputs, limit: float) -> int | None:
+    """Longest multiple of 64 below inputs.seq_len that fits `limit` (binary search; memory grows with length)."""
+    lo, hi = 0, inputs.seq_len
+    while hi - lo > 8:
+        mid = (lo + hi) // 2
+        if estimate_memory(shape, inputs.model_copy(update=dict(seq_len=max(mid, 1)))).total <= limit:
+            lo = mid
+        else:
+            hi = mid
+    return lo // 64 * 64 if lo >= 64 else None
+
+
 def what_would_fit(shape: ModelShape, base: MemoryInputs, budget_bytes: int) -> list[str]:
     """Concrete alternatives when micro batch 1 with checkpointing does not fit, each with its estimate."""
     limit = SAFETY * budget_bytes
@@ -70,24 +82,23 @@ def what_would_fit(shape: ModelShape, base: MemoryInputs, budget_bytes: int) -> 
     out = [f"micro batch 1 with gradient checkpointing needs ~{need / GIB:.1f} GiB; "
            f"the budget is {budget_bytes / GIB:.1f} GiB x {SAFETY:.0%} safety = {limit / GIB:.1f} GiB"]
     if base.method == "lora":
-        q = estimate_memory(shape, one.model_copy(update=dict(method="qlora"))).total
-        out.append(f"QLoRA (--method qlora): ~{q / GIB:.1f} GiB" + (" — fits" if q <= limit else ""))
+        qlora = one.model_copy(update=dict(method="qlora"))
+        q = estimate_memory(shape, qlora).total
+        if q <= limit:
+            out.append(f"QLoRA (--method qlora): ~{q / GIB:.1f} GiB — fits")
+        else:
+            n = longest_fitting_len(shape, qlora, limit)
+            out.append(f"QLoRA (--method qlora): ~{q / GIB:.1f} GiB" +
+                       (f"; with --set cutoff_len={n} it fits" if n else "; does not fit either"))
     if base.method == "full":
         for opt in ("adamw_bnb_8bit",):
             e = estimate_memory(shape, one.model_copy(update=dict(optim=opt))).total
             out.append(f"8-bit AdamW (--set optim={opt}): ~{e / GIB:.1f} GiB" + (" — fits" if e <= limit else ""))
         lo = estimate_memory(shape, one.model_copy(update=dict(method="lora", lora_rank=16))).total
         out.append(f"LoRA instead of full (--method lora): ~{lo / GIB:.1f} GiB" + (" — fits" if lo <= limit else ""))
-    # longest cutoff_len that fits with micro batch 1 + checkpointing (binary search on the estimate)
-    lo_len, hi_len = 0, base.seq_len
-    while hi_len - lo_len > 8:
-        mid = (lo_len + hi_len) // 2
-        if estimate_memory(shape, one.model_copy(update=dict(seq_len=max(mid, 1)))).total <= limit:
-            lo_len = mid
-        else:
-            hi_len = mid
-    if lo_len >= 64:
-        out.append(f"shorter examples: cutoff_len={lo_len // 64 * 64} fits (--set cutoff_len={lo_len // 64 * 64})")
+    n = longest_fitting_len(shape, one, limit)
+    if n:
+        out.append(f"shorter examples: cutoff_len={n} fits (--set cutoff_len={n}); check what it cuts with tiaocan inspect")
     else:
         static = estimate_memory(shape, one.model_copy(update=dict(seq_len=1))).total
         out.append(f"the weights and optimizer alone need ~{static / GIB:.1f} GiB: no cutoff_len fits this method")

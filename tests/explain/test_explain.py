@@ -1,0 +1,69 @@
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from tiaocan.errors import UserError
+from tiaocan.explain import SECTIONS, explain, params, reason, resolve_lang, texts
+
+
+def test_every_param_has_all_sections_in_both_languages():
+    en, zh = texts("en"), texts("zh")
+    assert set(en) == set(zh)
+    for p in params():
+        for sec in ("title", *SECTIONS):
+            assert en[p][sec].strip() and zh[p][sec].strip(), (p, sec)
+        assert re.search(r"[\u4e00-\u9fff]", zh[p]["meaning"]), p  # really Chinese, not a copy
+        assert en[p]["meaning"] != zh[p]["meaning"]
+
+
+def test_reason_templates_match_across_languages():
+    en, zh = texts("en"), texts("zh")
+    fields = lambda t: sorted(set(re.findall(r"{(\w+)", t)))  # noqa: E731
+    for p in en:
+        assert set(en[p].get("reasons", {})) == set(zh[p].get("reasons", {})), p
+        for k, t in en[p].get("reasons", {}).items():
+            assert fields(t) == fields(zh[p]["reasons"][k]), (p, k)
+
+
+def test_plan_parameters_are_all_explained():
+    # every key the advisor can emit has an explanation (one source for plan reasons and explain)
+    plan_keys = {"learning_rate", "num_train_epochs", "cutoff_len", "per_device_train_batch_size",
+                 "gradient_accumulation_steps", "loraplus_lr_ratio", "lora_rank", "lora_alpha", "lora_target",
+                 "lora_dropout", "lr_scheduler_type", "warmup_ratio", "gradient_checkpointing", "stop_loss_band",
+                 "effective_batch", "finetuning_type", "quantization_bit", "bf16", "fp16"}
+    assert plan_keys <= set(params())
+
+
+def test_reason_renders_and_falls_back():
+    assert "4.8e-04" in reason("learning_rate", "suggested", "en", lr=4.8e-4)
+    assert "建议" in reason("learning_rate", "suggested", "zh", lr=4.8e-4)
+    with pytest.raises(KeyError):
+        reason("learning_rate", "no_such_reason", "en")
+
+
+@pytest.mark.parametrize("env,expected", [({"LANG": "zh_CN.UTF-8"}, "zh"), ({"LANG": "en_US.UTF-8"}, "en"),
+                                          ({"LC_ALL": "zh_TW.UTF-8", "LANG": "en_US"}, "zh")])
+def test_language_from_locale(monkeypatch, env, expected):
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert resolve_lang(None) == expected
+    assert resolve_lang("en") == "en" and resolve_lang("zh-CN") == "zh"
+
+
+def test_unknown_param_and_lang():
+    with pytest.raises(UserError, match="learning_rate"):
+        explain("learning_rat")
+    with pytest.raises(UserError, match="--lang"):
+        explain("cutoff_len", "fr")
+
+
+def test_cli_explain(tmp_path):
+    from tiaocan.cli import app
+
+    r = CliRunner().invoke(app, ["explain", "cutoff_len", "--lang", "zh", "--json", str(tmp_path / "e.json")])
+    assert r.exit_code == 0 and "截断长度" in r.output and "设错的迹象" in r.output
+    r = CliRunner().invoke(app, ["explain", "--lang", "en"])
+    assert r.exit_code == 0 and all(texts("en")[p]["title"] in r.output for p in ("learning_rate", "lora_rank"))
