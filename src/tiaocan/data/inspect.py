@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +100,22 @@ class DataReport(BaseModel):
         return self.response.total
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
 def _lang(text: str) -> str:
-    letters = [c for c in text if c.isalpha()]
+    """Coarse language by script on the first 400 characters (regexes run in C; enough to tell en/zh/other)."""
+    text = text[:400]
+    if text.isascii():  # the common case, decided in C without a regex
+        return "en" if _LATIN.search(text) else "none"
+    letters = len(_LETTER.findall(text))
     if not letters:
         return "none"
-    cjk = sum(1 for c in letters if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
-    if cjk / len(letters) > 0.3:
+    if len(_CJK.findall(text)) / letters > 0.3:
         return "zh"
-    latin = sum(1 for c in letters if c.isascii())
-    return "en" if latin / len(letters) > 0.7 else "other"
+    return "en" if len(_LATIN.findall(text)) / letters > 0.7 else "other"
 
 
 def _inspect_batch(batch: dict[str, list], tokenizer, cutoff_len: int, truncation: str) -> dict[str, list]:
@@ -156,10 +164,11 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
     stats = ds.map(_inspect_batch, batched=True, batch_size=1000, num_proc=num_proc,
                    remove_columns=ds.column_names, desc="tokenizing", load_from_cache_file=False,
                    fn_kwargs=dict(tokenizer=tokenizer, cutoff_len=probe_cutoff, truncation=truncation))
-    n = np.asarray(stats["n_tokens"], dtype=np.int64)
-    resp = np.asarray(stats["n_response"], dtype=np.int64)
-    turns = np.asarray(stats["n_turns"], dtype=np.int64)
-    spans = stats["spans"]
+    col = stats.data.column  # read whole Arrow columns at once (row iteration is slow)
+    n = col("n_tokens").to_numpy().astype(np.int64)
+    resp = col("n_response").to_numpy().astype(np.int64)
+    turns = col("n_turns").to_numpy().astype(np.int64)
+    spans = col("spans").to_pylist()
     recommended = recommend_cutoff(n, context)
     cutoff = cutoff_len or recommended
 
@@ -178,7 +187,7 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
             response_tokens_lost_pct=round(100.0 * float(lost_c.sum()) / max(1, total_resp), 2),
             tokens_trained=int(np.minimum(n, c).sum()), relative_memory=round(c / recommended, 2)))
 
-    digests = stats["digest"]
+    digests = col("digest").to_pylist()
     first_seen: dict[str, int] = {}
     dup_groups: dict[str, list[int]] = {}
     for i, d in enumerate(digests):
@@ -186,8 +195,8 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
             dup_groups.setdefault(d, [first_seen[d] + 1]).append(i + 1)
         else:
             first_seen[d] = i
-    empty = [i + 1 for i, e in enumerate(stats["empty_response"]) if e]
-    langs = stats["lang"]
+    empty = [i + 1 for i, e in enumerate(col("empty_response").to_pylist()) if e]
+    langs = col("lang").to_pylist()
     shares = {k: round(langs.count(k) / len(langs), 3) for k in sorted(set(langs))}
     major = [k for k, v in shares.items() if k in ("en", "zh", "other") and v >= 0.1]
     problems = DataProblems(
