@@ -30,6 +30,21 @@ def suggest_config(config: dict[str, Any], findings: list[Finding]) -> tuple[dic
     return out, changes
 
 
+def show(v: Any) -> str:
+    """A change's value for people: 2e-4 rather than 0.0002, 3 rather than 3.0, '-' for unset."""
+    from .signals import fmt
+
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) >= 1 else fmt(v)
+    return str(v)
+
+
+def change_line(c: Change) -> str:
+    return f"{c.key}: {show(c.old)} → {show(c.new)}"
+
+
 def to_yaml(config: dict[str, Any], changes: list[Change]) -> str:
     """YAML with a comment on each changed line saying what it was and why."""
     why = {c.key: c for c in changes}
@@ -38,6 +53,6 @@ def to_yaml(config: dict[str, Any], changes: list[Change]) -> str:
         key = line.split(":", 1)[0] if line and not line.startswith((" ", "-")) else None
         if key in why:
             c = why[key]
-            line += f"  # was {c.old!r}: {c.why}" if c.old is not None else f"  # new: {c.why}"
+            line += f"  # was {show(c.old)}: {c.why}" if c.old is not None else f"  # new: {c.why}"
         lines.append(line)
     return "\n".join(lines) + "\n"

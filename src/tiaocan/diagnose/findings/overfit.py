@@ -109,7 +109,9 @@ def _epoch_drops(sig: Signals) -> Finding | None:
     ref = float(np.median(np.abs(mids)))
     thr = max(2 * ref, 2 * se, math.log(1.1))  # per boundary; requiring most boundaries makes it strict
     big = [d > thr for d in at]
-    if sum(big) < max(2, math.ceil(2 * len(at) / 3)):
+    # The drops fade as the loss settles, so count boundaries up to the last big one: >= 2 big and >= 2/3 of those.
+    upto = max((i + 1 for i, b in enumerate(big) if b), default=0)
+    if sum(big) < max(2, math.ceil(2 * upto / 3)):
         return None
     steps = [int(sig.steps[np.argmax(ep >= e)]) for e, b in zip(bounds, big) if b]
     e_in = _epoch_when_level_below(sig, sig.band[1])

@@ -1,0 +1,66 @@
+"""`tiaocan diagnose`: read run logs (tiaocan / LLaMA-Factory / HF), say what is wrong and what to change."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from ._app import JsonOpt, app, console, write_json
+
+SEV_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def parse_band(band: Optional[str]):
+    """'0.7,1.4' -> (0.7, 1.4); errors name the flag."""
+    from ..errors import UserError
+
+    if band is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in band.strip("[]() ").split(","))
+    except ValueError:
+        raise UserError(f"--band {band!r}: give two numbers low,high such as 0.7,1.4") from None
+    if not 0 <= lo < hi:
+        raise UserError(f"--band {band!r}: need 0 <= low < high")
+    return lo, hi
+
+
+@app.command("diagnose")
+def diagnose_cmd(
+    runs: list[Path] = typer.Argument(..., help="Run directories (output_dir) or log files: trainer_log.jsonl / trainer_state.json."),
+    band: Optional[str] = typer.Option(None, "--band", help="Target train-loss band low,high (default: the run's stop_loss_band or 0.7,1.4)."),
+    no_data: bool = typer.Option(False, "--no-data", help="Skip the truncation check (it re-reads the dataset named in the run's config)."),
+    zh: bool = typer.Option(False, "--zh", help="Explanations in Chinese (中文说明)."),
+    json_path: Optional[Path] = JsonOpt,
+) -> None:
+    """What went wrong in these training runs, with evidence, and what to change next."""
+    from ..diagnose import diagnose
+    from ..diagnose.suggest import change_line, to_yaml
+
+    result = diagnose(runs, band=parse_band(band), check_data=not no_data)
+    for d in result.runs:
+        head = "[bold green]healthy[/]" if d.healthy else "[bold red]needs changes[/]"
+        fl = f"{d.final_loss:.3g}" if d.final_loss is not None else "–"
+        be = f" · best eval loss {d.best_eval_loss:.3g}" if d.best_eval_loss is not None else ""
+        fin = "" if d.finished is not False else " · [yellow]not finished[/]"
+        console.print(f"\n[bold]{d.name}[/] ({d.source}) · {head} · last step {d.last_step} · final train loss {fl}{be}{fin}")
+        if d.findings:
+            t = Table(show_lines=True)
+            for col, kw in (("severity", {}), ("finding", {"ratio": 3}), ("evidence", {"ratio": 4}), ("change", {"ratio": 2})):
+                t.add_column(col, **kw)
+            for f in d.findings:
+                title = f"{f.title_zh or f.title}\n[dim]{f.explanation_zh}[/]" if zh else f"{f.title}\n[dim]{f.explanation}[/]"
+                t.add_row(f"[{SEV_STYLE[f.severity]}]{f.severity}[/]", title, "\n".join(f.evidence),
+                          "\n".join(change_line(c) for c in f.changes) or "–")
+            console.print(t)
+        else:
+            console.print("[green]No problems found: the curves look healthy.[/] 未发现问题。")
+        for n in d.notes:
+            console.print(f"[dim]note: {n}[/]")
+        if d.changes:
+            console.print("[bold]Suggested next config[/] (changed keys commented):")
+            console.print(Syntax(to_yaml(d.suggested_config, d.changes), "yaml", theme="ansi_dark", background_color="default"))
+    write_json(result, json_path)
