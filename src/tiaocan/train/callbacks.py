@@ -77,14 +77,18 @@ class LossWatch(TrainerCallback):
                            "and prefer bf16 over fp16.")
             return
         finite = [x for x in self.stop.train_losses if math.isfinite(x)]
-        if len(finite) > START_WINDOW:
-            start = sum(finite[:START_WINDOW]) / START_WINDOW
-            if smoothed > self.factor * start:
+        if len(finite) >= 2:
+            # Reference "start": mean of the first few losses (robust to one easy or hard first batch). A blow-up
+            # inside that window would inflate the mean, so a single loss above 2 x factor x the very first loss
+            # also counts: per-batch noise in SFT losses stays far below that ratio, an exploding lr does not.
+            start = sum(finite[:START_WINDOW]) / len(finite[:START_WINDOW])
+            if smoothed > self.factor * start or loss > 2 * self.factor * finite[0]:
+                ref = start if smoothed > self.factor * start else finite[0]
+                value = smoothed if smoothed > self.factor * start else loss
                 self.stop.stop(control, "diverged",
-                               f"training diverged at step {step}: smoothed loss {smoothed:.3g} is "
-                               f"{smoothed / start:.1f}x its start {start:.3g} (divergence_factor {self.factor:g}). "
-                               f"Lower learning_rate (now {_fmt_lr(self.lr)}, try {_fmt_lr(self.lr / 4)}) or add "
-                               "warmup (warmup_ratio: 0.1).")
+                               f"training diverged at step {step}: loss {value:.3g} is {value / ref:.1f}x its start "
+                               f"{ref:.3g} (divergence_factor {self.factor:g}). Lower learning_rate (now "
+                               f"{_fmt_lr(self.lr)}, try {_fmt_lr(self.lr / 4)}) or add warmup (warmup_ratio: 0.1).")
                 return
         if self.band and smoothed <= self.band[1]:
             if self.in_band_since is None:

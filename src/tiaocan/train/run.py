@@ -126,8 +126,9 @@ def _load_model(cfg: TrainConfig):
         # LoRA on GPU: the frozen base in 16 bit halves its memory; the adapter stays fp32 (PEFT autocasts).
         kwargs["dtype"] = torch.bfloat16 if cfg.bf16 else torch.float16
     model = load_model(cfg.model_name_or_path, cfg.trust_remote_code, **kwargs)
-    if cfg.gradient_checkpointing:
-        model.config.use_cache = False
+    # No KV cache while training: it is useless here and, with a cache, transformers skips the packed-sequence
+    # mask, so flattened examples would attend to each other.
+    model.config.use_cache = False
     if cfg.finetuning_type == "lora":
         model = apply_lora(cfg, model)
     return tokenizer, model

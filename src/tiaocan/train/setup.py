@@ -127,9 +127,8 @@ def schedule(cfg: TrainConfig, n_train: int, has_eval: bool) -> Schedule:
     warmup = cfg.warmup_steps if cfg.warmup_steps > 0 else math.ceil(cfg.warmup_ratio * total)
     eval_steps = (cfg.eval_steps or max(1, total // 10)) if has_eval else None
     save_steps = cfg.save_steps or eval_steps or max(1, total // 10)
-    if cfg.early_stopping_patience and eval_steps and save_steps % eval_steps:
-        # Keeping the best checkpoint needs a checkpoint at every eval.
-        save_steps = eval_steps
+    if cfg.early_stopping_patience and eval_steps:
+        save_steps = eval_steps  # keeping the best checkpoint needs a checkpoint at every eval
     return Schedule(devices, cfg.effective_batch(devices), steps_per_epoch, total, min(warmup, total),
                     eval_steps, save_steps)
 

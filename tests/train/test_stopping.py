@@ -1,0 +1,83 @@
+"""Loss-driven stopping on controlled runs: loss band, divergence guard, early stopping, tuner exceptions."""
+import json
+
+import pytest
+from transformers import TrainerCallback
+
+from conftest import read_log
+
+FULL = dict(finetuning_type="full", learning_rate=1e-2, num_train_epochs=3)  # the tiny model learns fast this way
+
+
+def test_loss_band_stops_when_smoothed_loss_enters_band(base_cfg, tmp_path):
+    from tiaocan.train import train
+
+    s = train(dict(base_cfg, **FULL, stop_loss_band=[0.0, 4.5]), quiet=True)
+    assert s.stop_reason == "loss_band", s
+    assert s.global_step < s.total_steps
+    assert "stop_loss_band [0, 4.5]" in s.stop_message
+    losses = [r["loss"] for r in read_log(tmp_path / "run") if "loss" in r]
+    assert losses[0] > 4.5 and len(losses) == s.global_step  # started above the band, stopped right after entering
+
+
+def test_loss_band_with_eval_waits_for_eval_to_stop_improving(base_cfg):
+    from tiaocan.train import train
+
+    s = train(dict(base_cfg, **FULL, stop_loss_band=[0.0, 5.8], val_size=8, eval_steps=1), quiet=True)
+    assert s.stop_reason in ("loss_band", "completed")
+    if s.stop_reason == "loss_band":
+        assert "eval loss" in s.stop_message and "stopped improving" in s.stop_message
+
+
+def test_huge_learning_rate_triggers_divergence_guard(base_cfg):
+    from tiaocan.train import train
+
+    s = train(dict(base_cfg, finetuning_type="full", learning_rate=1.0, num_train_epochs=3), quiet=True)
+    assert s.stop_reason == "diverged"
+    assert s.global_step < 5 and "learning_rate" in s.stop_message and "try" in s.stop_message
+
+
+def test_nan_loss_stops_at_once(base_cfg):
+    """A NaN loss (here forced by a callback that poisons a weight) is caught on the next log."""
+    import torch
+
+    from tiaocan.train import train
+
+    class Poison(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if state.global_step == 2:
+                with torch.no_grad():
+                    next(p for p in model.parameters() if p.requires_grad).fill_(float("nan"))
+
+    s = train(dict(base_cfg, num_train_epochs=3), callbacks=[Poison()], quiet=True)
+    assert s.stop_reason == "diverged" and s.global_step == 3 and "NaN" in s.stop_message
+
+
+def test_early_stopping_keeps_best_checkpoint(base_cfg, tmp_path):
+    from tiaocan.train import train
+
+    # A high lr on LoRA makes eval loss noisy/flat on this toy data, so patience 1 stops early.
+    s = train(dict(base_cfg, learning_rate=0.3, num_train_epochs=4, val_size=8, eval_steps=1,
+                   early_stopping_patience=1), quiet=True)
+    assert s.stop_reason == "early_stopping", s
+    assert s.best_checkpoint and (tmp_path / "run" / s.best_checkpoint.split("/")[-1]).is_dir()
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["best_metric"] == pytest.approx(s.best_eval_loss)
+
+
+def test_callback_exception_propagates_with_summary(base_cfg, tmp_path):
+    """A tuner's pruning exception raised in on_evaluate leaves train(), after cleanup and a 'pruned' summary."""
+    from tiaocan.train import RunSummary, train
+
+    class TrialPruned(Exception):  # same name as optuna's: the summary says "pruned"
+        pass
+
+    class Pruner(TrainerCallback):
+        def on_evaluate(self, args, state, control, **kw):
+            if state.global_step >= 2:
+                raise TrialPruned("pruned at step 2")
+
+    with pytest.raises(TrialPruned):
+        train(dict(base_cfg, val_size=8, eval_steps=1), callbacks=[Pruner()], quiet=True)
+    s = RunSummary.read(tmp_path / "run")
+    assert s.stop_reason == "pruned" and s.global_step == 2 and "pruned at step 2" in s.stop_message
