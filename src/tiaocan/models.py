@@ -48,7 +48,12 @@ def _materialise_embedded(name: str) -> Path:
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
     gguf = _embedded_gguf(name)
+    import sys
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"[tiaocan] preparing the embedded model {name} from {gguf.name} into {target} (once, ~30 s)",
+          file=sys.stderr)
 
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
