@@ -7,12 +7,12 @@ The model mirrors what Hugging Face training does on a GPU, term by term, so eac
   PEFT upcast them), so full fine-tuning keeps 4 B/param plus bf16 casts made by autocast for the matmuls.
 - gradients: 4 B per trainable parameter; optimizer: AdamW 8 B (two fp32 moments), 8-bit AdamW 2 B,
   plus the foreach AdamW step's temporary sqrt(v) copy (4 B) unless fused/8-bit.
-- activations saved for backward, per decoder layer (what autograd keeps in HF's Llama-style layers):
-  fp32 upcast inside each RMSNorm (4 B x hidden), the normed bf16 inputs of the projections, q/k/v and
-  the attention output (twice: kernel output + the contiguous copy o_proj reads), logsumexp for SDPA/flash
-  or the (heads x seq x seq) fp32+bf16 probabilities for eager attention, four intermediate-size tensors
-  in the gated MLP, LoRA's rank-r outputs (and dropout copies + masks when lora_dropout > 0).
-  Gradient checkpointing keeps only each layer's input and recomputes one layer at a time.
+- activations saved for backward, per decoder layer (what autograd keeps in HF's Llama-style layers, counted
+  on CPU with saved_tensors_hooks by bench/memory_accuracy.py): the fp32 input of each RMSNorm, q/k/v and the
+  attention output, logsumexp for SDPA/flash or the (heads x seq x seq) fp32 (+bf16) probabilities for eager
+  attention, three intermediate-size tensors in the gated MLP, the inputs of trained linear layers (shared in
+  fp32; one bf16 copy per layer under autocast), LoRA's rank-r outputs (and dropout copies + masks when
+  lora_dropout > 0). Gradient checkpointing keeps only each layer's input and recomputes one layer at a time.
 - logits + cross-entropy: bf16 logits, their fp32 upcast and log-softmax (HF's ForCausalLMLoss upcasts),
   then fp32 gradients in backward: ~12 B x tokens x vocab at the start of backward.
 - overhead: CUDA context (~0.5 GiB, outside torch's allocator) and ~5 % allocator fragmentation.
@@ -62,6 +62,7 @@ class MemoryInputs(BaseModel):
     precision: Literal["bf16", "fp16", "fp32"] = "bf16"
     double_quant: bool = True
     quantization_bit: Literal[4, 8] = 4
+    device: Literal["cuda", "cpu"] = "cuda"
 
 
 class MemoryEstimate(BaseModel):
@@ -83,25 +84,34 @@ def _act_bytes(p: MemoryInputs) -> int:
 
 
 def layer_activation_bytes(s: ModelShape, p: MemoryInputs) -> int:
-    """Bytes autograd keeps for one decoder layer at micro batch x seq_len tokens (no checkpointing)."""
+    """Bytes autograd keeps for one decoder layer at micro batch x seq_len tokens (no checkpointing).
+
+    Calibrated term by term against saved_tensors_hooks counts on CPU (bench/memory_accuracy.py)."""
     a, t, h, i = _act_bytes(p), p.micro_batch * p.seq_len, s.hidden_size, s.intermediate_size
     b, n = p.micro_batch, p.seq_len
-    norms = 2 * 4 * t * h            # fp32 copy kept by each of the two RMSNorms (pow/mul backward)
-    normed = 2 * a * t * h           # normed inputs read by q/k/v and gate/up (weight or LoRA-A grads)
+    shapes = s.linear_shapes()
+    adapted = set(shapes) if p.method == "full" else lora_target_names(p.lora_target)
+    total = 2 * 4 * t * h            # fp32 input of each RMSNorm (upcast copy, or the fp32 residual itself)
     kv = s.kv_dim if p.attention == "flash" else s.q_dim  # SDPA with a padding mask runs on repeat_kv copies
-    attn = a * t * (s.q_dim + 2 * kv) + 2 * a * t * s.q_dim  # q, k, v, kernel output, o_proj's input copy
+    total += a * t * (2 * s.q_dim + 2 * kv)  # q, k, v and the kernel output (o_proj reads it in place)
     if p.attention == "eager":
-        attn += 6 * b * s.num_heads * n * n  # fp32 softmax output + its bf16 copy, per head
+        # fp32 softmax output (+ its bf16 copy under mixed precision) per head, and a contiguous copy for o_proj
+        total += (4 + (a if a < 4 else 0)) * b * s.num_heads * n * n + a * t * s.q_dim
     else:
-        attn += 4 * b * s.num_heads * n       # logsumexp per row
-    mlp = 4 * a * t * i              # gate out, silu out, up out, their product (down_proj's input)
-    total = norms + normed + attn + mlp
+        total += 4 * b * s.num_heads * n       # logsumexp per row
+        if b > 1 and p.device == "cpu":        # CPU SDPA keeps its own float copy of the padding mask per layer
+            total += a * b * n * n
+    total += 3 * a * t * i           # gate out, silu out, up out (SiLU and the product need them)
+    if p.precision == "fp32":
+        # inputs read by weight / LoRA-A gradients are shared: normed attention input, normed MLP input, down input
+        total += a * t * (2 * h + i)
+    else:
+        # under autocast (and PEFT's input cast) every trained linear layer keeps its own bf16 copy of its input
+        total += sum(a * t * shapes[nm][0] for nm in adapted)
     if p.method != "full":
-        shapes = s.linear_shapes()
-        names = lora_target_names(p.lora_target)
-        total += sum(a * t * p.lora_rank for nm in names)          # A outputs, read by B's grad
+        total += len(adapted) * a * t * p.lora_rank          # A outputs, read by B's gradient
         if p.lora_dropout > 0:  # dropout makes a new input copy + a bool mask per adapted layer
-            total += sum((a + 1) * t * shapes[nm][0] for nm in names)
+            total += sum((a + 1) * t * shapes[nm][0] for nm in adapted)
     return total
 
 
@@ -142,7 +152,11 @@ def estimate_memory(s: ModelShape, p: MemoryInputs) -> MemoryEstimate:
         terms["activations"] = s.num_layers * a * t * s.hidden_size + layer  # layer inputs + one recomputed layer
     else:
         terms["activations"] = s.num_layers * layer
-    terms["activations"] += 4 * t * s.hidden_size + a * t * s.hidden_size  # final norm + lm_head input
+    terms["activations"] += 4 * t * s.hidden_size  # final norm's fp32 input
+    if p.method == "full":
+        terms["activations"] += a * t * s.hidden_size  # lm_head input (its weight is trained)
+    if p.micro_batch > 1 and p.attention != "flash" and p.device == "cuda":
+        terms["activations"] += p.micro_batch * p.seq_len ** 2  # one bool padding mask shared by all layers
     terms["logits"] = 12 * t * s.vocab_size
 
     # ---- peak: start of backward (everything saved + loss buffers) vs optimizer step (states + temp)
