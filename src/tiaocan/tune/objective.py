@@ -8,7 +8,9 @@ any error) is recorded as failed with its reason in the `fail_reason` user attr,
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import socket
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -129,6 +131,7 @@ class Objective:
         values = self.space.suggest(trial)
         cfg = self.config_for(trial, values)
         trial.set_user_attr("config", cfg.to_yaml_dict(include_defaults=False))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it (several machines)
         reporter = ReportCallback(trial, cfg.effective_batch(), self.prune, self.over_budget)
         self.current = reporter
         try:

@@ -44,10 +44,28 @@ def default_url(output_dir: str | Path) -> str:
 
 def retry_callback(max_retry: int = MAX_RETRY):
     """optuna >= 4.9 names it RetryHeartbeatStaleTrialCallback; older releases RetryFailedTrialCallback."""
+    import warnings
+
     from optuna import storages
 
     cls = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
-    return cls(max_retry=max_retry)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "experimental" since optuna 2.8
+        return cls(max_retry=max_retry)
+
+
+def with_driver(url: str) -> str:
+    """`postgresql://` with an installed driver: SQLAlchemy 2.1 defaults to psycopg 3, older releases (and our
+    `postgres` extra) to psycopg2, so pick whichever of the two is importable."""
+    import importlib.util
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        return url
+    rest = url.split("://", 1)[1]
+    for module, dialect in (("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return f"{dialect}://{rest}"
+    return url
 
 
 def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S):
@@ -59,6 +77,7 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
     from sqlalchemy.exc import ArgumentError
 
     shown = redact(url)
+    url = with_driver(url)
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):

@@ -5,6 +5,7 @@ the same `--storage` and `--study` and join the study; the budget is shared thro
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 import warnings
@@ -91,32 +92,42 @@ def make_pruner(kind: str, full_examples: int):
     raise UserError(f"--pruner {kind}: choose asha, hyperband or none")
 
 
-def open_study(storage, name: str, space: SearchSpace, direction: str, full_tokens: int, seed: int, pruner):
-    """Create or continue the study; refuse one that was created with a different space or metric."""
+def open_study(storage, name: str, space: SearchSpace, direction: str, full_tokens: int, seed: int, pruner,
+               base_sig: str = "", explicit_space: bool = False):
+    """Create or continue the study; refuse one that was created with a different space or metric.
+
+    A study continued from the same base config without --space keeps its stored space, so a larger --budget
+    (which would otherwise search more dimensions) extends the study instead of being refused."""
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4, multivariate=True, constant_liar=True,
-                                         warn_independent_sampling=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # multivariate / constant_liar are "experimental"
-        study = optuna.create_study(storage=storage, study_name=name, direction=direction, sampler=sampler,
-                                    pruner=pruner, load_if_exists=True)
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction, pruner=pruner,
+                                    load_if_exists=True)
+        # Seeded by the trials already there: a resumed run or a second worker must not replay the same samples.
+        study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials), n_startup_trials=4,
+                                                   multivariate=True, constant_liar=True,
+                                                   warn_independent_sampling=False)
     have = study.user_attrs.get("tiaocan_space_signature")
     if have is None:
         study.set_user_attr("tiaocan_space", space.model_dump(mode="json"))
         study.set_user_attr("tiaocan_space_signature", space.signature())
         study.set_user_attr("tiaocan_full_run_tokens", full_tokens)
+        study.set_user_attr("tiaocan_base_signature", base_sig)
+    elif have != space.signature() and not explicit_space and base_sig \
+            and study.user_attrs.get("tiaocan_base_signature") == base_sig:
+        space = SearchSpace.model_validate(study.user_attrs["tiaocan_space"])
     elif have != space.signature():
         old = {p["name"]: p for p in study.user_attrs.get("tiaocan_space", {}).get("params", [])}
         new = {p.name: p.model_dump(mode="json") for p in space.params}
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise UserError(f"--study {name} already exists with a different search space (differs in: "
                         f"{', '.join(diff) or 'micro batch'}). Use another --study name, or the same model, data, "
-                        "budget and --space as when it was created.")
+                        "and --space as when it was created.")
     if study.direction.name.lower() != direction:
         raise UserError(f"--study {name} was created to {study.direction.name.lower()} its metric; "
                         f"this --metric wants to {direction}. Use another --study name.")
-    return study
+    return study, space
 
 
 def tune(model: str | None = None, data: str | None = None, *, config: Any = None, budget: str | Budget = "5x",
@@ -154,7 +165,9 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     url = storage or default_url(out)
     st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
-    study_obj = open_study(st, name, sp, direction, full_tokens, seed, make_pruner(pruner, full_examples))
+    base_sig = hashlib.sha256(f"{base.model_dump_json()}|{micro}|{lr_upper}|{tune_rank}".encode()).hexdigest()[:16]
+    study_obj, sp = open_study(st, name, sp, direction, full_tokens, seed, make_pruner(pruner, full_examples),
+                               base_sig, explicit_space=bool(overrides_space))
     full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
     if not study_obj.trials:
         study_obj.enqueue_trial(sp.params_of(base), user_attrs={"role": "plan"}, skip_if_exists=True)

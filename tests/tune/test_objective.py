@@ -1,0 +1,59 @@
+"""The objective without a study: an Optuna FixedTrial trains one config through `tiaocan.train`."""
+import math
+
+import optuna
+import pytest
+
+from tiaocan.config import build_config
+from tiaocan.errors import UserError
+from tiaocan.tune.objective import Objective, TrialFailed
+from tiaocan.tune.space import build_space
+
+
+def test_fixed_trial_trains_that_config_and_returns_its_final_eval_loss(tune_config, tmp_path):
+    base = build_config(tune_config)
+    space = build_space(base, expected_trials=10, micro_batch=2)
+    obj = Objective(base, space, tmp_path / "trials", full_run_examples=28, evals_per_run=4)
+    trial = optuna.trial.FixedTrial({"learning_rate": 3e-3, "effective_batch": 4, "num_train_epochs": 1})
+    value = obj(trial)
+    assert math.isfinite(value) and 0 < value < 20
+    attrs = trial.user_attrs
+    assert attrs["config"]["learning_rate"] == 3e-3 and attrs["steps"] == 7 and attrs["tokens"] > 0
+    assert attrs["stop_reason"] == "completed"
+    run = tmp_path / "trials" / "trial-0000"
+    assert (run / "run_summary.json").is_file() and not list(run.glob("*.safetensors"))  # weights dropped
+    evals = [line for line in (run / "trainer_log.jsonl").read_text().splitlines() if "eval_loss" in line]
+    assert len(evals) >= 4  # every ~full_run/evals_per_run examples, plus the final eval
+
+
+@pytest.mark.parametrize("outcome,reason", [
+    (RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB"), "OOM"),
+    ("diverged", "NaN/divergence"),
+    (ValueError("boom"), "ValueError: boom"),
+])
+def test_crashed_or_diverged_trial_is_failed_with_its_reason(tune_config, tmp_path, monkeypatch, outcome, reason):
+    """The search goes on after a crash: the objective records why (OOM, NaN/divergence, the error) and raises
+    TrialFailed, which the study catches."""
+    import tiaocan.train
+    from tiaocan.train import RunSummary
+
+    def fake_train(cfg, **kwargs):
+        if isinstance(outcome, Exception):
+            raise outcome
+        return RunSummary(output_dir=cfg.output_dir, stop_reason="diverged", stop_message="loss became NaN at step 3")
+
+    monkeypatch.setattr(tiaocan.train, "train", fake_train)
+    base = build_config(tune_config)
+    obj = Objective(base, build_space(base, expected_trials=4), tmp_path / "trials", full_run_examples=28)
+    trial = optuna.trial.FixedTrial({"learning_rate": 1e-2})
+    with pytest.raises(TrialFailed, match=reason):
+        obj(trial)
+    assert trial.user_attrs["fail_reason"].startswith(reason)
+
+
+def test_objective_needs_held_out_data(tune_config, tmp_path):
+    base = build_config({**tune_config, "val_size": 0})
+    with pytest.raises(UserError, match="held-out"):
+        Objective(base, build_space(base), tmp_path, full_run_examples=10)
+    with pytest.raises(UserError, match="--eval-data"):
+        Objective(build_config(tune_config), build_space(base), tmp_path, full_run_examples=10, metric="fact_accuracy")
