@@ -59,7 +59,8 @@ def build(cfg, method: str, rank: int, dtype=torch.float32, attn="sdpa", device=
 
     cfg._attn_implementation = attn
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg, dtype=dtype).to(device)
+    with torch.device(device):  # initialise on the device: a 7B model initialised on CPU takes minutes
+        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
     if method == "full":
         model.float()  # fp32 master weights (what LLaMA-Factory / tiaocan train)
         return model
@@ -214,7 +215,6 @@ def cuda_cell(key, method, b, s, gc):
     shape = shape_from_config(d, name=key)
     cfg = hf_config(d)
     torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
     if method == "qlora":
         model = _qlora_model(cfg)
     else:
@@ -226,6 +226,8 @@ def cuda_cell(key, method, b, s, gc):
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     ids, mask = batch(cfg, b, s, "cuda")
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()  # after building: init-time copies (e.g. bf16 → fp32) are not training
     for _ in range(2):  # two optimizer steps of 2 accumulated micro-batches: states and grads exist
         for _ in range(2):
             with torch.autocast("cuda", dtype=torch.bfloat16):

@@ -92,6 +92,8 @@ def layer_activation_bytes(s: ModelShape, p: MemoryInputs) -> int:
     shapes = s.linear_shapes()
     adapted = set(shapes) if p.method == "full" else lora_target_names(p.lora_target)
     total = 2 * 4 * t * h            # fp32 input of each RMSNorm (upcast copy, or the fp32 residual itself)
+    if p.method == "full":
+        total += 2 * 4 * t * h       # the normalised fp32 tensor each norm keeps for its own weight's gradient
     kv = s.kv_dim if p.attention == "flash" else s.q_dim  # SDPA with a padding mask runs on repeat_kv copies
     total += a * t * (2 * s.q_dim + 2 * kv)  # q, k, v and the kernel output (o_proj reads it in place)
     if p.attention == "eager":
@@ -154,7 +156,8 @@ def estimate_memory(s: ModelShape, p: MemoryInputs) -> MemoryEstimate:
         terms["activations"] = s.num_layers * layer
     terms["activations"] += 4 * t * s.hidden_size  # final norm's fp32 input
     if p.method == "full":
-        terms["activations"] += a * t * s.hidden_size  # lm_head input (its weight is trained)
+        # final norm's normalised tensor (for its weight) + lm_head's input (its weight is trained)
+        terms["activations"] += 4 * t * s.hidden_size + a * t * s.hidden_size
     if p.micro_batch > 1 and p.attention != "flash" and p.device == "cuda":
         terms["activations"] += p.micro_batch * p.seq_len ** 2  # one bool padding mask shared by all layers
     terms["logits"] = 12 * t * s.vocab_size
