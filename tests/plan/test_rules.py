@@ -85,6 +85,8 @@ def test_contradictory_overrides_name_the_flags(facts):
                                                              "gradient_accumulation_steps=4"])
     with pytest.raises(UserError, match="--set lora_rank"):
         make_plan(QWEN7, facts, gpu="H100-80GB", method="full", overrides=["lora_rank=8"])
+    with pytest.raises(UserError, match="--loraplus needs --method lora"):
+        make_plan("smollm2-135m", facts, gpu="H100-80GB", method="full", loraplus=True)
     with pytest.raises(UserError, match="quantization_bit=4.*--method qlora"):
         make_plan(QWEN7, facts, gpu="H100-80GB", overrides=["quantization_bit=4"])
     with pytest.raises(UserError, match="--set cutoff_len=100000"):

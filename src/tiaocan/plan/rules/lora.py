@@ -25,10 +25,12 @@ def rank_for_tokens(shape, response_tokens: int, target: str = "all") -> int:
 
 @register("lora")
 def lora(ctx: Ctx) -> list[Rec]:
-    lora_keys = [k for k in ("lora_rank", "lora_alpha", "loraplus_lr_ratio", "lora_target", "lora_dropout") if k in ctx.user]
+    lora_keys = [k for k in ("lora_rank", "lora_alpha", "loraplus_lr_ratio", "lora_target", "lora_dropout", "loraplus",
+                             "use_rslora", "use_dora") if ctx.user.get(k) not in (None, False)]
     if not ctx.is_lora:
         if lora_keys:
-            raise ctx.conflict(f"--set {lora_keys[0]}=... needs --method lora or qlora (the plan is --method full)")
+            flag = "--loraplus" if lora_keys[0] == "loraplus" else f"--set {lora_keys[0]}"
+            raise ctx.conflict(f"{flag} needs --method lora or qlora (the plan is --method full)")
         return []
     out = [ctx.rec("lora_target", "all", "all", LWR)]
     tokens = ctx.data.response_tokens
