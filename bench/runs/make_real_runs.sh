@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/tiaocan_bench_runs}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # a shared 2-core box: one thread per run avoids spin-wait thrashing
 for cfg in bench/runs/configs/${1:-*}.yaml; do
   name=$(basename "$cfg" .yaml)
   echo "== $name"

@@ -38,7 +38,7 @@ def diagnose_cmd(
 ) -> None:
     """What went wrong in these training runs, with evidence, and what to change next."""
     from ..diagnose import diagnose
-    from ..diagnose.suggest import change_line, to_yaml
+    from ..diagnose.suggest import change_line, compact, to_yaml
 
     result = diagnose(runs, band=parse_band(band), check_data=not no_data)
     for d in result.runs:
@@ -61,6 +61,8 @@ def diagnose_cmd(
         for n in d.notes:
             console.print(f"[dim]note: {n}[/]")
         if d.changes:
-            console.print("[bold]Suggested next config[/] (changed keys commented):")
-            console.print(Syntax(to_yaml(d.suggested_config, d.changes), "yaml", theme="ansi_dark", background_color="default"))
+            note = ", defaults left out; --json has it whole" if d.source == "tiaocan" else ""
+            console.print(f"[bold]Suggested next config[/] (changed keys commented{note}):")
+            shown = compact(d.suggested_config, d.changes, d.source)
+            console.print(Syntax(to_yaml(shown, d.changes), "yaml", theme="ansi_dark", background_color="default"))
     write_json(result, json_path)

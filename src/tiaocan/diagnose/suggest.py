@@ -30,6 +30,23 @@ def suggest_config(config: dict[str, Any], findings: list[Finding]) -> tuple[dic
     return out, changes
 
 
+def compact(config: dict[str, Any], changes: list[Change], source: str) -> dict[str, Any]:
+    """For display: a tiaocan config without the keys that equal TrainConfig's defaults (the changed keys stay).
+    LLaMA-Factory / HF configs are shown whole: their defaults differ from ours, so dropping keys would change them."""
+    if source != "tiaocan":
+        return config
+    from ..config import TrainConfig
+
+    fields, changed = TrainConfig.model_fields, {c.key for c in changes}
+    out = {}
+    for k, v in config.items():
+        f = fields.get(k)
+        default = None if f is None else f.get_default(call_default_factory=True)
+        if k in changed or f is None or not (v == default or (isinstance(default, tuple) and list(default) == v)):
+            out[k] = v
+    return out
+
+
 def show(v: Any) -> str:
     """A change's value for people: 2e-4 rather than 0.0002, 3 rather than 3.0, '-' for unset."""
     from .signals import fmt

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import numpy as np
 
 from ..signals import Signals, fmt, nice
@@ -74,4 +72,4 @@ def typical_lr(sig: Signals) -> float:
 
 
 __all__ = ["cfg_num", "lr_change", "clip_change", "warmup_change", "has_warmup", "epochs_change",
-           "steps_where", "pairs", "typical_lr", "Any"]
+           "steps_where", "pairs", "typical_lr"]

@@ -62,7 +62,8 @@ def check(sig: Signals) -> list[Finding]:
             out.append(Finding(
                 id="divergence", severity="critical", title="The run was stopped for diverging",
                 title_zh="训练因发散被中止", steps=[int(sig.steps[int(np.argmax(sig.loss))]), int(sig.steps[-1])],
-                evidence=[f"run_summary.json: {msg}", f"loss {fmt(sig.start)} at the start, up to {fmt(peak)}"],
+                evidence=[f"run_summary.json: {msg}",
+                          f"loss {fmt(float(sig.loss[0]))} at step {int(sig.steps[0])}, up to {fmt(peak)}"],
                 explanation=EN.format(nan=""), explanation_zh=ZH.format(nan=""), changes=_fixes(sig, 0.2)))
         return out
     peak_i = int(np.argmax(np.where(after, sig.level, -np.inf)))

@@ -3,7 +3,8 @@
 If the loss was still clearly falling over the last 30 % of the run's integrated learning rate (a Theil-Sen
 fall larger than 2 standard errors), more epochs will help (warning): the number is extrapolated from the
 recent fall per epoch, capped at the practitioner's ~10 epochs. Otherwise the practitioner rule still says
-"train longer" (or a higher lr past ~10 epochs), reported as info since the band is a rule of thumb.
+"train longer" (or a higher lr past ~10 epochs): a warning when the end is > 1.25x the band's top, else info
+since the band is a rule of thumb.
 Ending "above the band" means above it by more than 2 standard errors of the end level.
 """
 from __future__ import annotations
@@ -83,9 +84,11 @@ def check(sig: Signals) -> list[Finding]:
         changes = epochs_change(sig, min(10.0, ep_now * 2), "the loss ended above the band")
     else:
         changes = lr_change(sig, 2.0, "the loss ended above the band after ~10 epochs")
+    far = sig.end > 1.25 * sig.band[1]  # far above the band is a problem whatever the last steps did
     return [Finding(
-        id="underfitting", severity="info", title="Loss ended above the band",
-        title_zh="训练结束时损失仍高于目标区间", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev,
+        id="underfitting", severity="warning" if far else "info",
+        title="Underfitting: loss ended far above the band" if far else "Loss ended above the band",
+        title_zh="欠拟合：训练结束时损失远高于目标区间" if far else "训练结束时损失仍高于目标区间", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev,
         explanation="The loss ended above the usual 0.7–1.4 band without a clear downward trend at the end (a decaying "
                     "learning rate flattens every curve). The rule of thumb is to train longer; if it is already ~10 "
                     "epochs, raise the learning rate. Some data (open-ended text) legitimately ends higher — judge by "
