@@ -94,7 +94,9 @@ def layer_activation_bytes(s: ModelShape, p: MemoryInputs) -> int:
     total = 2 * 4 * t * h            # fp32 input of each RMSNorm (upcast copy, or the fp32 residual itself)
     if p.method == "full":
         total += 2 * 4 * t * h       # the normalised fp32 tensor each norm keeps for its own weight's gradient
-    kv = s.kv_dim if p.attention == "flash" else s.q_dim  # SDPA with a padding mask runs on repeat_kv copies
+    # SDPA with a padding mask (micro batch > 1) runs on repeat_kv copies of k and v; without one (or with
+    # flash-attention) it attends to the key/value heads directly
+    kv = s.q_dim if p.attention == "eager" or (p.attention == "sdpa" and b > 1) else s.kv_dim
     total += a * t * (2 * s.q_dim + 2 * kv)  # q, k, v and the kernel output (o_proj reads it in place)
     if p.attention == "eager":
         # fp32 softmax output (+ its bf16 copy under mixed precision) per head, and a contiguous copy for o_proj
