@@ -25,7 +25,7 @@ def _saved_bytes(model, ids, mask, autocast):
 @pytest.mark.parametrize("method,attn,autocast,gc", [("lora", "sdpa", False, False), ("lora", "eager", False, False),
                                                      ("full", "sdpa", False, False), ("lora", "sdpa", True, False),
                                                      ("lora", "sdpa", False, True)])
-def test_saved_activations_within_12_percent(tiny_model_dir, method, attn, autocast, gc):
+def test_saved_activations_within_6_percent(tiny_model_dir, method, attn, autocast, gc):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
@@ -51,4 +51,4 @@ def test_saved_activations_within_12_percent(tiny_model_dir, method, attn, autoc
     predicted = estimate_memory(shape, mi).terms["activations"] + 4 * b * s * shape.vocab_size  # + CE log-softmax
     if gc:
         predicted -= layer_activation_bytes(shape, mi)  # the recomputed layer exists only during backward
-    assert predicted == pytest.approx(measured, rel=0.12)
+    assert predicted == pytest.approx(measured, rel=0.06)  # bench: -0.5 % ... +4 %
