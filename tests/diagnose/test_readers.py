@@ -50,10 +50,13 @@ def test_checkpoint_state_when_running(tmp_path, fixtures):
     ck.mkdir(parents=True)
     state = json.loads((fixtures / "hf_run" / "trainer_state.json").read_text())
     state["log_history"] = state["log_history"][:5]
+    for rec in state["log_history"]:  # transformers 5 logs a running train_runtime on every step
+        rec["train_runtime"] = 1.0
     (ck / "trainer_state.json").write_text(json.dumps(state))
     (tmp_path / "run" / "checkpoint-2").mkdir()
     c = read_run(tmp_path / "run")
     assert c.steps == [1, 2, 3, 4] and any("checkpoint-4" in n for n in c.notes)
+    assert c.finished is False
 
 
 def test_truncated_trainer_state_is_salvaged(tmp_path, fixtures):

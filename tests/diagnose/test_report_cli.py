@@ -109,3 +109,13 @@ def test_diagnose_json_roundtrip_with_nan():
     d = Diagnosis(runs=[diagnose_curves(make_curves(loss), check_data=False)])
     back = Diagnosis.model_validate_json(d.model_dump_json())
     assert back.runs[0].findings[0].id == "divergence"
+
+
+def test_compact_yaml_drops_tiaocan_defaults_only():
+    from tiaocan.diagnose.suggest import compact
+    from tiaocan.diagnose.types import Change
+
+    cfg = {"learning_rate": 1e-4, "cutoff_len": 256, "lora_rank": 8, "num_train_epochs": 3.0, "my_key": 1}
+    ch = [Change(key="learning_rate", old=2e-4, new=1e-4)]
+    assert compact(cfg, ch, "tiaocan") == {"learning_rate": 1e-4, "cutoff_len": 256, "my_key": 1}
+    assert compact(cfg, ch, "llamafactory") == cfg  # other tools' defaults differ from ours: keep every key

@@ -143,7 +143,9 @@ def read_state(path: Path, notes: list[str]) -> tuple[list[dict], dict[str, Any]
     if not points:
         raise UserError(f"{path}: log_history has no loss or eval_loss entries yet (logging_steps may exceed the steps run)")
     meta = {k: v for k, v in state.items() if k != "log_history"}
-    meta["_train_end"] = any(isinstance(r, dict) and "train_runtime" in r for r in state["log_history"])
+    # The end-of-training record carries train_loss and no loss (transformers 5 also puts train_runtime on
+    # every step record, so that key alone does not mean the run ended).
+    meta["_train_end"] = any(isinstance(r, dict) and "train_loss" in r and "loss" not in r for r in state["log_history"])
     return points, meta
 
 

@@ -17,7 +17,7 @@ from ..errors import UserError
 from .core import diagnose_curves
 from .readers import read_run
 from .signals import ema, smoothing_weight
-from .suggest import change_line, to_yaml
+from .suggest import change_line, compact, to_yaml
 from .types import Curves, RunDiagnosis
 
 SEV_COLOR = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
@@ -119,7 +119,7 @@ def _run_section(c: Curves, d: RunDiagnosis) -> str:
     table = (f'<table class="findings"><tr><th>severity</th><th>finding</th><th>steps</th><th>evidence</th><th>change</th>'
              f"<th>why</th></tr>{rows}</table>") if d.findings else '<p class="ok">No problems found: the curves look healthy. 未发现问题。</p>'
     notes = "".join(f"<li>{e(n)}</li>" for n in d.notes)
-    cfg = to_yaml(d.suggested_config, d.changes) if d.changes else ""
+    cfg = to_yaml(compact(d.suggested_config, d.changes, d.source), d.changes) if d.changes else ""
     return (f'<section class="run" id="run-{e(c.name)}"><h2>{e(c.name)} <small>({e(c.source)}, {status})</small></h2>'
             f"<p>path: <code>{e(c.path)}</code> · last step {d.last_step} · finished: {d.finished} · "
             f"final train loss {fl} · best eval loss {be}</p>{table}"
