@@ -71,3 +71,8 @@ def test_space_overrides_parse_and_reject_empty_ranges():
             build_space(BASE, overrides=parse_space_overrides(bad))
     with pytest.raises(UserError, match="unknown key"):
         build_space(BASE, overrides={"not_a_key": [1, 2]})
+
+
+def test_a_dimension_can_be_fixed():
+    sp = build_space(BASE, expected_trials=10, overrides=parse_space_overrides(["num_train_epochs=fixed"]))
+    assert sp.names() == ["learning_rate", "effective_batch"]

@@ -26,10 +26,11 @@ def tune_cmd(
                                help="eval_loss (default) or a `tiaocan eval` score: fact_accuracy, pass_rate, chrf, rouge_l."),
     eval_data: Optional[str] = typer.Option(None, "--eval-data", help="Test file for --metric other than eval_loss."),
     space: Optional[List[str]] = typer.Option(None, "--space",
-                                              help="Override a search dimension: learning_rate=1e-5:1e-3 or lora_rank=8,16,32."),
+                                              help="Override a search dimension: learning_rate=1e-5:1e-3, lora_rank=8,16,32, or num_train_epochs=fixed."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Fix a key in every trial: key=value."),
     pruner: str = typer.Option("asha", "--pruner", help="asha (successive halving), hyperband or none."),
     max_trials: Optional[int] = typer.Option(None, "--max-trials", help="Stop after this many trials (budget still applies)."),
+    workers: int = typer.Option(1, "--workers", help="Parallel worker processes on this machine (one per GPU)."),
     lr_range_test: bool = typer.Option(False, "--lr-range-test", help="First bound the learning rate from above by a short range test."),
     final: bool = typer.Option(False, "--final", help="Retrain the best configuration to full length at the end."),
     output_dir: Path = typer.Option(Path("runs/tune"), "--output", "-o", help="Where trials, YAMLs and the report go."),
@@ -44,7 +45,7 @@ def tune_cmd(
     result = tune(model, data, config=config, budget=budget, gpu=gpu, storage=storage, study=study, metric=metric,
                   output_dir=output_dir, final=final, space=parse_space_overrides(space),
                   overrides=parse_overrides(overrides), pruner=pruner, max_trials=max_trials,
-                  lr_range_test=lr_range_test, eval_data=eval_data, seed=seed, quiet=quiet)
+                  lr_range_test=lr_range_test, eval_data=eval_data, seed=seed, quiet=quiet, workers=workers)
     console.print(f"[bold]tune[/] {result.study_name}: {result.n_trials} trials ({result.n_complete} completed, "
                   f"{result.n_pruned} pruned, {result.n_failed} failed), {result.compute_full_runs:.2f} full runs of compute")
     if result.best_value is not None:

@@ -157,6 +157,9 @@ def build_space(base: TrainConfig, *, expected_trials: float = 30, micro_batch: 
     if not tune_rank:
         wanted = [n for n in wanted if n != "lora_rank"]
     for name, spec in (overrides or {}).items():
+        if spec is None:  # `--space num_train_epochs=fixed`: keep the base value, do not search it
+            wanted = [n for n in wanted if n != name]
+            continue
         catalogue[name] = _override_param(name, spec, catalogue.get(name))
         if name not in wanted:
             wanted.append(name)
@@ -187,7 +190,8 @@ def _override_param(name: str, spec: Any, default: Param | None) -> Param:
 
 
 def parse_space_overrides(items: list[str] | None) -> dict[str, Any]:
-    """CLI `--space learning_rate=1e-5:1e-3` (range) or `--space lora_rank=8,16,32` (choices)."""
+    """CLI `--space learning_rate=1e-5:1e-3` (range), `--space lora_rank=8,16,32` (choices) or
+    `--space num_train_epochs=fixed` (keep the base value)."""
     import yaml
 
     out: dict[str, Any] = {}
@@ -197,6 +201,9 @@ def parse_space_overrides(items: list[str] | None) -> dict[str, Any]:
         key, text = (s.strip() for s in item.split("=", 1))
         if not text:
             raise UserError(f"--space {key}=: the range is empty; write {key}=low:high or {key}=a,b,c")
+        if text.lower() in ("fixed", "off", "none"):
+            out[key] = None
+            continue
         try:
             if ":" in text:
                 parts = text.split(":")

@@ -135,9 +135,13 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
          output_dir: str | Path = "runs/tune", final: bool = False, space: dict[str, Any] | list[str] | None = None,
          overrides: dict[str, Any] | None = None, pruner: str = "asha", max_trials: int | None = None,
          tune_rank: bool | None = None, lr_range_test: bool = False, eval_data: str | None = None, seed: int = 0,
-         heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, quiet: bool = False,
-         on_trial: Callable[[dict[str, Any]], None] | None = None):
-    """Search for a better configuration within `budget`; returns a TuneResult (see tune/result.py)."""
+         heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, quiet: bool = False, workers: int = 1,
+         on_trial: Callable[[dict[str, Any]], None] | None = None, _space: SearchSpace | None = None,
+         _write: bool = True):
+    """Search for a better configuration within `budget`; returns a TuneResult (see tune/result.py).
+
+    `workers`: processes on this machine (one per GPU) working on the study; more machines join by running the
+    same call with the same `storage` and `study`."""
     from .results import collect, write_outputs
 
     out = Path(output_dir)
@@ -146,13 +150,17 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     base, micro, plan = base_config(model, data, config, gpu, overrides)
     n_train, tokens_epoch = measure_data(base)
     full_examples, full_tokens = full_run(base, n_train, tokens_epoch)
-    check_budget(bud, full_tokens, 1 / EVALS_PER_RUN if pruner != "none" else 1.0)
+    est_seconds = plan.steps.est_seconds if plan is not None else None
+    check_budget(bud, full_tokens, 1 / EVALS_PER_RUN if pruner != "none" else 1.0,
+                 tokens_per_second=full_tokens / est_seconds if est_seconds else None)
+    if workers < 1:
+        raise UserError(f"--workers {workers}: give at least 1")
     runs = {"runs": bud.amount, "tokens": bud.amount / max(1, full_tokens)}.get(bud.kind)
     if runs is None and plan is not None and plan.steps.est_seconds:
         runs = bud.amount / plan.steps.est_seconds
     expected_trials = 3 * runs if runs is not None else 20
     lr_upper, notes = None, []
-    if lr_range_test:
+    if lr_range_test and _space is None:
         from .lr_range import lr_range_test as _lrt
 
         lr_upper = _lrt(base, out / "lr-range-test", quiet=quiet)
@@ -160,8 +168,8 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     if tune_rank is None:
         tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
     overrides_space = parse_space_overrides(space) if isinstance(space, list) else space
-    sp = build_space(base, expected_trials=expected_trials, micro_batch=micro, lr_upper=lr_upper,
-                     tune_rank=tune_rank, overrides=overrides_space)
+    sp = _space or build_space(base, expected_trials=expected_trials, micro_batch=micro, lr_upper=lr_upper,
+                               tune_rank=tune_rank, overrides=overrides_space)
     url = storage or default_url(out)
     st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
@@ -183,6 +191,14 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
                           eval_data=eval_data, quiet=True)
     started = time.time()
     progress = _Progress(bud, spent, quiet, on_trial)
+    procs = []
+    if workers > 1:
+        from .workers import start_workers
+
+        procs = start_workers(workers, dict(
+            config=base, budget=bud, storage=url, study=name, metric=metric, output_dir=out, pruner=pruner,
+            max_trials=max_trials, eval_data=eval_data, seed=seed + 1000, heartbeat_s=heartbeat_s, grace_s=grace_s,
+            quiet=True, _space=sp, _write=False))
 
     def stop_when_spent(st_, trial) -> None:
         progress(st_, trial)
@@ -199,8 +215,13 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
             study_obj.optimize(objective, catch=(TrialFailed,), callbacks=[stop_when_spent], gc_after_trial=True)
     else:
         notes.append("the budget was already spent by earlier runs of this study: nothing new was trained")
+    if procs:
+        from .workers import join_workers
+
+        notes.extend(join_workers(procs))
     result = collect(study_obj, name, redact(url), metric, direction, bud, sp, base, full_tokens, spent(), notes)
-    write_outputs(result, base, sp, study_obj, out, final=final, quiet=quiet)
+    if _write:
+        write_outputs(result, base, sp, study_obj, out, final=final, quiet=quiet)
     if not quiet:
         from rich.console import Console
 
