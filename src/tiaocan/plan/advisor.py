@@ -6,6 +6,7 @@ from typing import Any
 
 from ..config import TrainConfig, build_config, parse_overrides
 from ..errors import UserError
+from ..explain import reason, resolve_lang
 from .facts import DataFacts
 from .hardware import GPU, detect_gpu, parse_gpu
 from .result import Plan, PlanSteps
@@ -21,7 +22,8 @@ MFU = {"full": 0.35, "lora": 0.35, "qlora": 0.2}  # typical HF-Trainer model-FLO
 FALLBACK_TOKENIZER = "smollm2-135m"
 
 
-def _facts(data: Any, model: str, dataset: str | None, notes: list[str], **inspect_kw: Any) -> tuple[DataFacts, str | None]:
+def _facts(data: Any, model: str, dataset: str | None, notes: list[str], lang: str,
+           **inspect_kw: Any) -> tuple[DataFacts, str | None]:
     if isinstance(data, DataFacts):
         return data, dataset
     if data is None:
@@ -34,8 +36,7 @@ def _facts(data: Any, model: str, dataset: str | None, notes: list[str], **inspe
             # A built-in hub id whose tokenizer is not downloaded: plan from the built-in shapes and count tokens
             # with the embedded tokenizer (close for English text), instead of waiting on the network.
             tok_model = FALLBACK_TOKENIZER
-            notes.append(f"{model}'s tokenizer is not in the local Hugging Face cache: token counts use "
-                         f"{FALLBACK_TOKENIZER}'s tokenizer (approximate; Chinese text can differ by 30 % or more).")
+            notes.append(reason("common", "tokenizer_fallback", lang, model=model, fallback=FALLBACK_TOKENIZER))
         try:
             report = inspect_data(str(data), model=tok_model, plot=None, **inspect_kw)
         except OSError as e:
@@ -94,7 +95,6 @@ def make_plan(model: str, data: Any, gpu: str | GPU | None = None, method: str =
               dataset: str | None = None, loraplus: bool = False, **inspect_kw: Any) -> Plan:
     """Plan a run. `data`: a path/dataset name (inspected with the model's tokenizer), a DataReport or DataFacts;
     `gpu`: 'H100-80GB', '24GB', a GPU or None (detect); `overrides`: ['key=value', ...] or a dict."""
-    from ..explain import resolve_lang
 
     if method not in ("lora", "qlora", "full"):
         raise UserError(f"--method {method}: choose lora, qlora or full")
@@ -105,9 +105,10 @@ def make_plan(model: str, data: Any, gpu: str | GPU | None = None, method: str =
         user["loraplus"] = True
     shape = load_shape(model)
     notes: list[str] = []
-    facts, dataset = _facts(data, model, dataset, notes, **inspect_kw)
+    lang = resolve_lang(lang)
+    facts, dataset = _facts(data, model, dataset, notes, lang, **inspect_kw)
     gpu_obj = parse_gpu(gpu) if isinstance(gpu, str) else (gpu or detect_gpu())
-    ctx = Ctx(shape=shape, data=facts, gpu=gpu_obj, method=method, user=user, lang=resolve_lang(lang))
+    ctx = Ctx(shape=shape, data=facts, gpu=gpu_obj, method=method, user=user, lang=lang)
     recs = []
     for _name, rule in all_rules():
         recs.extend(rule(ctx))
