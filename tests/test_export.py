@@ -106,7 +106,8 @@ def test_llamafactory_from_plan_writes_dataset_info(tmp_path):
     assert lf["dataset"] == "support" and lf["dataset_dir"] == str(tmp_path)
     assert info["support"]["formatting"] == "sharegpt" and info["support"]["tags"]["role_tag"] == "role"
     assert lf["disable_gradient_checkpointing"] is True and lf["template"] == "chatml"
-    assert {"stop_loss_band", "truncation"} <= set(dropped)
+    assert {"stop_loss_band", "truncation"} <= set(dropped) and "gradient_checkpointing" not in dropped
+    assert lf["output_dir"] == cfg.output_dir
     res = export_config(cfg, "llamafactory", tmp_path / "o")
     assert "# dropped stop_loss_band" in open(res.files[0]).read()
     assert json.load(open(res.files[1]))["support"]["file_name"] == str(data.resolve())
@@ -141,6 +142,7 @@ def test_axolotl_keys():
     assert a["sequence_len"] == 1024 and a["num_epochs"] == 3 and a["lr_scheduler"] == "cosine"
     assert a["lora_target_linear"] is True and a["loraplus_lr_ratio"] == 16
     assert a["datasets"][0]["type"] == "chat_template" and a["datasets"][0]["field_messages"] == "messages"
+    assert a["datasets"][0]["ds_type"] == "json"
     alpaca = to_axolotl(build_config(dict(dataset="x.json", formatting="alpaca", lora_target="q_proj,v_proj")))
     assert alpaca["datasets"][0]["type"] == "alpaca" and alpaca["lora_target_modules"] == ["q_proj", "v_proj"]
 

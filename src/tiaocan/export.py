@@ -112,8 +112,10 @@ def to_llamafactory(cfg: TrainConfig, out: Path | None = None) -> tuple[dict[str
     lf = {k: v for k, v in d.items() if k not in TIAOCAN_ONLY}
     if "stop_loss_band" in lf:
         lf["stop_loss_band"] = list(lf["stop_loss_band"])
-    if "gradient_checkpointing" in cfg.model_fields_set and "disable_gradient_checkpointing" not in lf:
-        lf["disable_gradient_checkpointing"] = not cfg.gradient_checkpointing
+    if "gradient_checkpointing" in cfg.model_fields_set:
+        dropped.pop("gradient_checkpointing", None)  # exported under LLaMA-Factory's own name
+        lf.setdefault("disable_gradient_checkpointing", not cfg.gradient_checkpointing)
+    lf.setdefault("output_dir", cfg.output_dir)  # LLaMA-Factory (transformers 4.x) requires one
     lf["model_name_or_path"] = _model_id(cfg)
     lf.setdefault("stage", "sft")
     lf.setdefault("do_train", True)
@@ -130,6 +132,9 @@ def to_llamafactory(cfg: TrainConfig, out: Path | None = None) -> tuple[dict[str
 
 def to_axolotl(cfg: TrainConfig) -> dict[str, Any]:
     ds: dict[str, Any] = {"path": cfg.dataset}
+    suffix = Path(cfg.dataset or "").suffix.lstrip(".")
+    if suffix in ("json", "jsonl", "csv", "parquet"):  # a local file: Axolotl needs its loader type
+        ds["ds_type"] = "json" if suffix == "jsonl" else suffix
     fmt = cfg.formatting
     if fmt == "auto" and cfg.dataset and Path(cfg.dataset).is_file():
         fmt = detect_format(Path(cfg.dataset))
