@@ -81,3 +81,16 @@ def test_unknown_model_and_moe_errors(tmp_path):
         shape_from_config(dict(BUILTIN["qwen3-8b"], num_experts=8), name="moe")
     with pytest.raises(UserError, match="hidden_size"):
         shape_from_config({"model_type": "bert"}, name="x")
+
+
+@pytest.mark.integration
+def test_builtin_smollm2_matches_the_real_checkpoint(smollm2_dir):
+    """The built-in table entry for the embedded model equals the shape read from its real config.json."""
+    real = load_shape(str(smollm2_dir))
+    table = shape_from_config(BUILTIN["smollm2-135m"], name=str(smollm2_dir), source=real.source)
+    assert table == real
+    from safetensors import safe_open
+
+    with safe_open(str(smollm2_dir / "model.safetensors"), "pt") as f:
+        stored = sum(torch.Size(f.get_slice(k).get_shape()).numel() for k in f.keys())
+    assert real.total_params() == stored
