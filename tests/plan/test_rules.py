@@ -181,3 +181,16 @@ def test_small_dataset_fewer_than_batch():
     p = make_plan("smollm2-135m", tiny, gpu="24GB")
     assert p.steps.effective_batch <= 12 and p.config["num_train_epochs"] == 10
     assert p.steps.total_steps >= 10
+
+
+def test_eval_split_rule(facts):
+    from tiaocan.plan.rules.eval_split import val_count_for
+
+    assert [val_count_for(n) for n in (50, 99, 100, 500, 10_000)] == [0, 0, 10, 50, 500]
+    p = make_plan(QWEN7, facts, gpu="H100-80GB")
+    assert p.config["val_size"] == 50
+    assert p.steps.steps_per_epoch == math.ceil(450 / p.steps.effective_batch)  # steps count training examples only
+    small = make_plan(QWEN7, facts.model_copy(update=dict(num_examples=60)), gpu="H100-80GB")
+    assert small.config["val_size"] == 0 and "below 100" in recs(small)["val_size"].reason
+    ext = make_plan(QWEN7, facts, gpu="H100-80GB", overrides=["eval_dataset=test.jsonl"])
+    assert "val_size" not in ext.config and ext.config["eval_dataset"] == "test.jsonl"

@@ -123,7 +123,7 @@ def make_plan(model: str, data: Any, gpu: str | GPU | None = None, method: str =
     cfg = build_config(config, source="plan (--set)")
     steps_total = ctx.extra["total_steps"]
     epochs = float(cfg.num_train_epochs)
-    tok_epoch = int(facts.num_examples * facts.tokens_up_to(cfg.cutoff_len))
+    tok_epoch = int(ctx.train_examples * facts.tokens_up_to(cfg.cutoff_len))
     total_tokens = int(tok_epoch * epochs) if cfg.max_steps <= 0 else int(
         steps_total * ctx.values["effective_batch"] * facts.tokens_up_to(cfg.cutoff_len))
     secs, basis = estimate_seconds(shape, method, fit.gradient_checkpointing, total_tokens, gpu_obj, cfg.cutoff_len)

@@ -18,7 +18,7 @@ from ..shapes import ModelShape
 Rule = Callable[["Ctx"], list[Rec]]
 RULES: dict[str, Rule] = {}
 # Run order: each rule may read the values decided by the rules before it.
-ORDER = ("precision", "cutoff_len", "lora", "epochs", "batch", "loraplus", "learning_rate", "schedule")
+ORDER = ("precision", "cutoff_len", "lora", "eval_split", "epochs", "batch", "loraplus", "learning_rate", "schedule")
 
 
 def register(name: str) -> Callable[[Rule], Rule]:
@@ -48,6 +48,13 @@ class Ctx:
         return self.gpu.count if self.gpu else 1
 
     @property
+    def train_examples(self) -> int:
+        """Examples left for training after the held-out split (val_size: a share < 1 or a count)."""
+        n, v = self.data.num_examples, float(self.values.get("val_size", 0) or 0)
+        held = int(v * n) if 0 < v < 1 else int(v)
+        return max(1, n - held)
+
+    @property
     def is_lora(self) -> bool:
         return self.method in ("lora", "qlora")
 
@@ -71,6 +78,6 @@ class Ctx:
 
 
 def all_rules() -> list[tuple[str, Rule]]:
-    from . import batch, cutoff, epochs, learning_rate, lora, loraplus, precision, schedule  # noqa: F401
+    from . import batch, cutoff, epochs, eval_split, learning_rate, lora, loraplus, precision, schedule  # noqa: F401
 
     return [(name, RULES[name]) for name in ORDER]

@@ -44,7 +44,7 @@ def batch(ctx: Ctx) -> list[Rec]:
     elif eff_user is not None:
         eff_target = int(eff_user)
     else:
-        eff_target = effective_batch_for(ctx.data.num_examples, ctx.values["num_train_epochs"], ctx.is_lora)
+        eff_target = effective_batch_for(ctx.train_examples, ctx.values["num_train_epochs"], ctx.is_lora)
     eff_target = max(D, math.ceil(eff_target / D) * D)
     base = memory_inputs(ctx)
     budget = ctx.gpu.memory_bytes if ctx.gpu else None
@@ -73,7 +73,7 @@ def batch(ctx: Ctx) -> list[Rec]:
     src = "tiaocan memory model (plan/memory.py)"
     out = [Rec(key="effective_batch", value=eff, source="dataset size + LoRA Without Regret (batch penalty)",
                reason=ctx.text("effective_batch", "user_set" if eff_user or (pd and ga) else "size",
-                               eff=eff, n=ctx.data.num_examples, steps=TARGET_STEPS,
+                               eff=eff, n=ctx.train_examples, steps=TARGET_STEPS,
                                cap=CAP_LORA if ctx.is_lora else CAP_FULL),
                overridden=bool(eff_user))]
     mem = fit.estimate.total / GIB

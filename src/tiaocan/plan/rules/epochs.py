@@ -25,12 +25,12 @@ def epochs_for(num_examples: int, response_tokens: int) -> int:
 @register("epochs")
 def epochs(ctx: Ctx) -> list[Rec]:
     d = ctx.data
-    e = epochs_for(d.num_examples, d.response_tokens)
+    e = epochs_for(ctx.train_examples, d.response_tokens)
     user = ctx.user.get("num_train_epochs")
     if user is not None and float(user) > MAX_EPOCHS:
         ctx.notes.append(ctx.text("num_train_epochs", "over_ceiling", epochs=user, ceiling=MAX_EPOCHS))
     out = [ctx.rec("num_train_epochs", float(e), "size", "practitioner rule (<= 10 epochs) + tiaocan scaling",
-                   epochs=e, n=d.num_examples, tokens=d.response_tokens, ceiling=MAX_EPOCHS)]
+                   epochs=e, n=ctx.train_examples, tokens=d.response_tokens, ceiling=MAX_EPOCHS)]
     out.append(ctx.rec("stop_loss_band", list(BAND), "band", "practitioner rule (loss 0.7-1.4)",
                        low=BAND[0], high=BAND[1]))
     return out

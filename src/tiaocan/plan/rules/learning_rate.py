@@ -73,7 +73,7 @@ def learning_rate(ctx: Ctx) -> list[Rec]:
     v = ctx.values
     r = recommend_lr(ctx.shape, ctx.method, v["effective_batch"], rank=int(v.get("lora_rank", 16)),
                      alpha=float(v.get("lora_alpha", REF_ALPHA)), rslora=bool(ctx.user.get("use_rslora", False)),
-                     loraplus_ratio=v.get("loraplus_lr_ratio"), num_examples=ctx.data.num_examples)
+                     loraplus_ratio=v.get("loraplus_lr_ratio"), num_examples=ctx.train_examples)
     key = "full" if ctx.method == "full" else "lora"
     rec = ctx.rec("learning_rate", r["lr"], key, SRC, ref=r["ref"], how=r["how"], eff=v["effective_batch"],
                   bf=r["batch_factor"], lr=r["lr"])
@@ -84,7 +84,7 @@ def learning_rate(ctx: Ctx) -> list[Rec]:
         extra.append(ctx.text("learning_rate", "loraplus", factor=r["loraplus_factor"],
                               ratio=v.get("loraplus_lr_ratio"), b_lr=r["lr"] * v.get("loraplus_lr_ratio")))
     if r["small_data"] != "none":
-        extra.append(ctx.text("learning_rate", "small_" + r["small_data"], n=ctx.data.num_examples))
+        extra.append(ctx.text("learning_rate", "small_" + r["small_data"], n=ctx.train_examples))
     if extra and not rec.overridden:
         rec.reason = " ".join([rec.reason, *extra])
     if rec.overridden:

@@ -18,7 +18,7 @@ def warmup_ratio_for(total_steps: int) -> float:
 @register("schedule")
 def schedule(ctx: Ctx) -> list[Rec]:
     v = ctx.values
-    steps_per_epoch = math.ceil(ctx.data.num_examples / v["effective_batch"])
+    steps_per_epoch = math.ceil(ctx.train_examples / v["effective_batch"])
     total = max(1, math.ceil(steps_per_epoch * float(v["num_train_epochs"])))
     if int(ctx.user.get("max_steps", -1) or -1) > 0:
         total = int(ctx.user["max_steps"])
