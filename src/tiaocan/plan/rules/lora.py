@@ -14,6 +14,7 @@ from . import Ctx, register
 PARAMS_PER_TOKEN = 0.7
 MIN_RANK, MAX_RANK = 16, 256
 LWR = "LoRA Without Regret (Thinking Machines, 2025)"
+CAPACITY = LWR + "; ~2 bits/parameter: Allen-Zhu & Li 2024 (Physics of LMs 3.3)"
 
 
 def rank_for_tokens(shape, response_tokens: int, target: str = "all") -> int:
@@ -35,7 +36,7 @@ def lora(ctx: Ctx) -> list[Rec]:
     out = [ctx.rec("lora_target", "all", "all", LWR)]
     tokens = ctx.data.response_tokens
     rank = rank_for_tokens(ctx.shape, tokens, ctx.values["lora_target"])
-    out.append(ctx.rec("lora_rank", rank, "capacity", LWR, rank=rank, tokens=tokens,
+    out.append(ctx.rec("lora_rank", rank, "capacity", CAPACITY, rank=rank, tokens=tokens,
                        params=ctx.shape.lora_params(rank, ctx.values["lora_target"])))
     out.append(ctx.rec("lora_alpha", 32, "fixed", LWR, rank=ctx.values["lora_rank"]))
     out.append(ctx.rec("lora_dropout", 0.0, "none", LWR))
