@@ -1,6 +1,5 @@
 """Two CPU processes under torchrun (DDP, gloo): the effective batch, step count and token count are right."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

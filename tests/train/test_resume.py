@@ -10,7 +10,7 @@ import yaml
 
 from conftest import read_log
 
-KILL_AT = 6  # checkpoint-4 exists by then; the first epoch (10 steps) is not over
+KILL_AT = 6  # checkpoint-4 exists by then and the first epoch (10 steps) is not over
 
 
 @pytest.mark.slow

@@ -1,0 +1,174 @@
+"""Training throughput: tiaocan vs a plain transformers.Trainer + PEFT run, same model, data, batch and steps.
+
+    python bench/train_throughput.py [--steps 4] [--micro 4] [--accum 2] [--cutoff 512]
+
+Model: SmolLM2-135M (embedded). Data: a seeded mix of the bundled support set (short answers) and the
+Python FAQ from Debian's python3.11-doc (long answers), so lengths vary as in real data. Both sides train
+LoRA (r 8, all linear layers) on exactly the same examples for one pass (steps x effective batch
+examples), so both process the same useful tokens. Each side runs in its own subprocess; we report useful
+(non-padding) tokens per second of training time and the process's peak RSS.
+
+  plain:   Trainer + PEFT, DataCollatorForSeq2Seq (pad to the longest in a random batch), fp32, no
+           denormal flush — what a typical script does.
+  tiaocan: tiaocan.train with its defaults for this machine: padding-free packing, denormal flush,
+           and (second variant) bf16 autocast, which tiaocan enables when bf16: true.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = ["plain", "plain-bf16", "tiaocan", "tiaocan-bf16"]
+SUPPORT = ROOT / "src" / "tiaocan" / "examples" / "support" / "train.jsonl"
+FAQ_DIR = Path("/usr/share/doc/python3.11/html/faq")
+
+
+def faq_pairs() -> list[dict]:
+    """Question/answer pairs from the Python FAQ HTML. A regex is enough here: Sphinx writes every question
+    as an <h3> heading inside its own <section>, and we only need the plain text."""
+    pairs = []
+    for page in sorted(FAQ_DIR.glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        for m in re.finditer(r"<h3>(.*?)<a class=\"headerlink\".*?</h3>(.*?)(?=<section|</section>)", text, re.S):
+            q = html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip()
+            a = html.unescape(re.sub(r"<[^>]+>", "", m.group(2)))
+            a = re.sub(r"\n\s*\n+", "\n\n", a).strip()
+            if q and len(a) > 40:
+                pairs.append({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
+    return pairs
+
+
+def build_data(n: int, path: Path, seed: int = 0) -> None:
+    pool = [json.loads(line) for line in SUPPORT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pool = [{"messages": r["messages"]} for r in pool]
+    if FAQ_DIR.is_dir():
+        pool += faq_pairs()
+    else:
+        print(f"note: {FAQ_DIR} missing (apt-get install python3.11-doc); using the support set only")
+    random.Random(seed).shuffle(pool)
+    if len(pool) < n:
+        raise SystemExit(f"need {n} examples, have {len(pool)}")
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pool[:n]), encoding="utf-8")
+
+
+def rendered(model_dir: str, data: Path, cutoff: int):
+    from tiaocan.data import load_dataset, render_dataset
+    from tiaocan.models import load_tokenizer
+
+    tok = load_tokenizer(model_dir)
+    ds = render_dataset(load_dataset(str(data)), tok, cutoff)
+    return tok, ds.select_columns(["input_ids", "labels"])
+
+
+def worker_plain(a, bf16: bool = False) -> dict:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    torch.manual_seed(0)
+    tok, ds = rendered(a.model_dir, Path(a.data), a.cutoff)
+    model = AutoModelForCausalLM.from_pretrained(a.model_dir)
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM"))
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=a.micro, gradient_accumulation_steps=a.accum,
+                                 num_train_epochs=1, learning_rate=2e-4, lr_scheduler_type="cosine", logging_steps=1,
+                                 save_strategy="no", report_to="none", use_cpu=not torch.cuda.is_available(),
+                                 bf16=bf16, disable_tqdm=True, seed=0)
+        collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+        trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collator)
+        t = time.time()
+        out = trainer.train()
+        dt = time.time() - t
+    return {"seconds": dt, "steps": out.global_step, "loss": out.training_loss}
+
+
+def worker_tiaocan(a, bf16: bool) -> dict:
+    from tiaocan.train import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        s = train(dict(model_name_or_path=a.model_dir, dataset=a.data, cutoff_len=a.cutoff, per_device_train_batch_size=a.micro,
+                       gradient_accumulation_steps=a.accum, num_train_epochs=1, learning_rate=2e-4, lora_rank=8,
+                       packing=True, bf16=bf16, save_steps=10**6, plot_loss=False, output_dir=tmp, seed=0), quiet=True)
+        rows = [json.loads(x) for x in (Path(tmp) / "trainer_log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    return {"seconds": s.wall_time_s, "steps": s.global_step, "loss": sum(losses) / len(losses)}
+
+
+def run_side(side: str, a) -> dict:
+    cmd = [sys.executable, __file__, "--worker", side, "--data", a.data, "--model-dir", a.model_dir,
+           "--micro", str(a.micro), "--accum", str(a.accum), "--cutoff", str(a.cutoff)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
+    if r.returncode or not line:
+        raise SystemExit(f"{side} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
+    return json.loads(line[-1][7:])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--micro", type=int, default=4)
+    p.add_argument("--accum", type=int, default=2)
+    p.add_argument("--cutoff", type=int, default=512)
+    p.add_argument("--worker", choices=VARIANTS)
+    p.add_argument("--variants", default="plain,tiaocan,tiaocan-bf16", help="comma-separated, from: " + ",".join(VARIANTS))
+    p.add_argument("--data", help="(worker) the data file")
+    p.add_argument("--data-file", help="use this jsonl instead of building the support + FAQ mix")
+    p.add_argument("--model-dir", help="model folder (default: the embedded smollm2-135m)")
+    a = p.parse_args()
+    if a.worker:
+        bf16 = a.worker.endswith("-bf16")
+        res = worker_plain(a, bf16) if a.worker.startswith("plain") else worker_tiaocan(a, bf16)
+        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        import torch
+
+        res["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+        print("RESULT " + json.dumps(res))
+        return
+
+    from tiaocan.models import resolve_model
+
+    a.model_dir = a.model_dir or resolve_model("smollm2-135m")
+    n = a.steps * a.micro * a.accum
+    tmp = Path(tempfile.mkdtemp(prefix="tiaocan_bench_"))
+    data = tmp / "mixed.jsonl"
+    if a.data_file:
+        rows = Path(a.data_file).read_text(encoding="utf-8").splitlines()[:n]
+        data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    else:
+        build_data(n, data)
+    a.data = str(data)
+    _, ds = rendered(a.model_dir, data, a.cutoff)
+    lengths = [len(x) for x in ds["input_ids"]]
+    useful = sum(lengths)
+    print(f"SmolLM2-135M LoRA r8, {n} examples (support + Python FAQ), tokens/example min {min(lengths)} "
+          f"mean {useful / len(lengths):.0f} max {max(lengths)}, micro {a.micro} x accum {a.accum}, {a.steps} steps")
+    import torch
+
+    print(f"device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}")
+    results = {}
+    for side in a.variants.split(","):
+        r = run_side(side, a)
+        r["useful_tokens_per_s"] = useful / r["seconds"]
+        results[side] = r
+        print(f"  {side:13s} {r['steps']} steps  {r['seconds']:7.1f} s  {r['useful_tokens_per_s']:7.1f} useful tok/s  "
+              f"peak RSS {r['peak_rss_mb']:6.0f} MB" + (f"  peak GPU {r['peak_gpu_mb']:6.0f} MB" if r["peak_gpu_mb"] else "")
+              + f"  mean train loss {r['loss']:.3f}")
+    base = results["plain"]["useful_tokens_per_s"]
+    for side in results:
+        if side != "plain":
+            print(f"  ratio {side} / plain: {results[side]['useful_tokens_per_s'] / base:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
