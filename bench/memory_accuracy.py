@@ -13,7 +13,8 @@ CUDA (--device cuda): 0.5B / 1.5B / 7B Qwen2.5 shapes (random bf16 weights), LoR
 
     python bench/memory_accuracy.py                       # CPU checks (~1-2 min on 2 cores)
     python bench/memory_accuracy.py --rss                 # + RSS check
-    python bench/memory_accuracy.py --device cuda --out bench/memory_cuda.json
+    python bench/memory_accuracy.py --device cuda --out bench/memory_cuda.json   # ~5-10 min on one H100/H200
+    python bench/memory_accuracy.py --smoke                # the GPU cell code on CPU, tiny config (script check)
 """
 from __future__ import annotations
 
@@ -208,48 +209,57 @@ def cpu_rss(rows):
 
 
 # ---------------------------------------------------------------------------------------------- CUDA
-def cuda_cell(key, method, b, s, gc):
+def cuda_cell(key, method, b, s, gc, device="cuda", config: dict | None = None):
+    """One cell of the GPU matrix. device="cpu" (with --smoke) runs the same code path on a tiny config
+    so the script can be checked without a GPU; it then measures nothing."""
     import gc as pygc
 
-    d = BUILTIN[key]
+    d = config or BUILTIN[key]
     shape = shape_from_config(d, name=key)
     cfg = hf_config(d)
-    torch.cuda.empty_cache()
+    cuda = device == "cuda"
+    if cuda:
+        torch.cuda.empty_cache()
     if method == "qlora":
         model = _qlora_model(cfg)
     else:
-        model = build(cfg, method, rank=16, dtype=torch.bfloat16, device="cuda")
+        model = build(cfg, method, rank=16, dtype=torch.bfloat16, device=device)
     if gc:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if method != "full":
             model.enable_input_require_grads()
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    ids, mask = batch(cfg, b, s, "cuda")
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()  # after building: init-time copies (e.g. bf16 → fp32) are not training
+    ids, mask = batch(cfg, b, s, device)
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()  # after building: init-time copies (e.g. bf16 → fp32) are not training
     for _ in range(2):  # two optimizer steps of 2 accumulated micro-batches: states and grads exist
         for _ in range(2):
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.autocast(device, dtype=torch.bfloat16):
                 loss = model(input_ids=ids, attention_mask=mask, labels=ids).loss
             loss.backward()
             del loss
         opt.step()
         opt.zero_grad(set_to_none=True)
+    est = estimate_memory(shape, MemoryInputs(method=method, micro_batch=b, seq_len=s, lora_rank=16,
+                                              gradient_checkpointing=gc, attention="sdpa", device=device))
+    row = dict(model=key, method=method, batch=b, seq=s, checkpointing=gc,
+               predicted_allocated_gib=round(est.allocated / GIB, 3))
+    if not cuda:
+        return row
     torch.cuda.synchronize()
     alloc, reserved = torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved()
-    est = estimate_memory(shape, MemoryInputs(method=method, micro_batch=b, seq_len=s, lora_rank=16,
-                                              gradient_checkpointing=gc, attention="sdpa"))
     del model, opt
     pygc.collect()
     torch.cuda.empty_cache()
     pred_reserved = est.total - est.terms["cuda_context"]
-    return dict(model=key, method=method, batch=b, seq=s, checkpointing=gc,
-                measured_allocated_gib=round(alloc / GIB, 2), predicted_allocated_gib=round(est.allocated / GIB, 2),
-                err_allocated_pct=round(100 * (est.allocated - alloc) / alloc, 1),
-                measured_reserved_gib=round(reserved / GIB, 2), predicted_reserved_gib=round(pred_reserved / GIB, 2),
-                err_reserved_pct=round(100 * (pred_reserved - reserved) / reserved, 1),
-                within_target=abs(pred_reserved - reserved) <= max(0.1 * reserved, GIB))
+    row.update(measured_allocated_gib=round(alloc / GIB, 2),
+               err_allocated_pct=round(100 * (est.allocated - alloc) / alloc, 1),
+               measured_reserved_gib=round(reserved / GIB, 2), predicted_reserved_gib=round(pred_reserved / GIB, 2),
+               err_reserved_pct=round(100 * (pred_reserved - reserved) / reserved, 1),
+               within_target=abs(pred_reserved - reserved) <= max(0.1 * reserved, GIB))
+    return row
 
 
 def _qlora_model(cfg):
@@ -309,10 +319,17 @@ def main() -> None:
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--rss", action="store_true", help="CPU: also compare peak RSS growth (noisy)")
     ap.add_argument("--quick", action="store_true", help="CUDA: half the matrix")
+    ap.add_argument("--smoke", action="store_true", help="run the GPU cell code on CPU with a tiny config (checks the script)")
     ap.add_argument("--out", default=None, help="write all rows as JSON here")
     args = ap.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1)) if args.device == "cpu" else None
     result: dict[str, list] = {}
+    if args.smoke:
+        tiny = next(iter(CPU_SHAPES.values()))
+        for method in ("lora", "full"):
+            for gc in (False, True):
+                print(json.dumps(cuda_cell("llama-tiny", method, 2, 64, gc, device="cpu", config=tiny)))
+        return
     if args.device == "cpu":
         result["exact_terms"], result["activations"] = [], []
         cpu_exact_terms(result["exact_terms"])
