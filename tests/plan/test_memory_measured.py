@@ -52,3 +52,28 @@ def test_saved_activations_within_6_percent(tiny_model_dir, method, attn, autoca
     if gc:
         predicted -= layer_activation_bytes(shape, mi)  # the recomputed layer exists only during backward
     assert predicted == pytest.approx(measured, rel=0.06)  # bench: -0.5 % ... +4 %
+
+
+@pytest.mark.parametrize("kind,attn", [("qwen3", "sdpa"), ("gemma3_text", "sdpa"), ("gemma2", "eager"), ("mistral", "sdpa")])
+def test_saved_activations_other_families(kind, attn):
+    """Qwen3/Gemma 3 q-k norms, Gemma's four norms per layer, Gemma 2's soft-capping (eager only in transformers)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from conftest import tiny_config
+    from tiaocan.plan.shapes import shape_from_config
+
+    cfg = tiny_config(kind, hidden_size=128, intermediate_size=256)
+    cfg._attn_implementation = attn
+    shape = shape_from_config(cfg, name=kind)
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_config(cfg), LoraConfig(r=4, lora_alpha=32, target_modules="all-linear"))
+    model.train()
+    b, s = 2, 128
+    ids = torch.randint(0, shape.vocab_size, (b, s), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[0, -20:] = 0
+    measured = _saved_bytes(model, ids, mask, autocast=False)
+    mi = MemoryInputs(method="lora", micro_batch=b, seq_len=s, lora_rank=4, attention=attn, device="cpu", precision="fp32")
+    predicted = estimate_memory(shape, mi).terms["activations"] + 4 * b * s * shape.vocab_size
+    assert predicted == pytest.approx(measured, rel=0.06)

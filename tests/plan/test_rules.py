@@ -194,3 +194,16 @@ def test_eval_split_rule(facts):
     assert small.config["val_size"] == 0 and "below 100" in recs(small)["val_size"].reason
     ext = make_plan(QWEN7, facts, gpu="H100-80GB", overrides=["eval_dataset=test.jsonl"])
     assert "val_size" not in ext.config and ext.config["eval_dataset"] == "test.jsonl"
+
+
+def test_gemma2_is_planned_with_eager_attention(facts):
+    from tiaocan.plan.memory import MemoryInputs, estimate_memory
+
+    p = make_plan("google/gemma-2-2b-it", facts, gpu="H100-80GB")
+    shape = shape_from_config(BUILTIN["gemma-2-2b"], name="gemma-2-2b")
+    assert shape.attn_softcap and shape.logit_softcap
+    c = p.config
+    mi = dict(method="lora", micro_batch=c["per_device_train_batch_size"], seq_len=c["cutoff_len"],
+              lora_rank=c["lora_rank"], gradient_checkpointing=c["gradient_checkpointing"])
+    assert p.memory.total == estimate_memory(shape, MemoryInputs(attention="eager", **mi)).total
+    assert p.memory.total > estimate_memory(shape, MemoryInputs(attention="sdpa", **mi)).total

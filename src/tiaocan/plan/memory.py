@@ -91,9 +91,12 @@ def layer_activation_bytes(s: ModelShape, p: MemoryInputs) -> int:
     b, n = p.micro_batch, p.seq_len
     shapes = s.linear_shapes()
     adapted = set(shapes) if p.method == "full" else lora_target_names(p.lora_target)
-    total = 2 * 4 * t * h            # fp32 input of each RMSNorm (upcast copy, or the fp32 residual itself)
+    norms = s.norms_per_layer
+    total = norms * 4 * t * h        # fp32 input of each RMSNorm (upcast copy, or the fp32 residual itself)
+    if s.qk_norm:
+        total += 4 * t * (s.q_dim + s.kv_dim)  # Qwen3 / Gemma 3 normalise q and k per head
     if p.method == "full":
-        total += 2 * 4 * t * h       # the normalised fp32 tensor each norm keeps for its own weight's gradient
+        total += norms * 4 * t * h   # the normalised fp32 tensor each norm keeps for its own weight's gradient
     # SDPA with a padding mask (micro batch > 1) runs on repeat_kv copies of k and v; without one (or with
     # flash-attention) it attends to the key/value heads directly
     kv = s.q_dim if p.attention == "eager" or (p.attention == "sdpa" and b > 1) else s.kv_dim
@@ -101,6 +104,8 @@ def layer_activation_bytes(s: ModelShape, p: MemoryInputs) -> int:
     if p.attention == "eager":
         # fp32 softmax output (+ its bf16 copy under mixed precision) per head, and a contiguous copy for o_proj
         total += (4 + (a if a < 4 else 0)) * b * s.num_heads * n * n + a * t * s.q_dim
+        if s.attn_softcap:
+            total += a * b * s.num_heads * n * n  # tanh output of the soft-capped scores
     else:
         total += 4 * b * s.num_heads * n       # logsumexp per row
         if b > 1 and p.device == "cpu":        # CPU SDPA keeps its own float copy of the padding mask per layer
@@ -157,6 +162,8 @@ def estimate_memory(s: ModelShape, p: MemoryInputs) -> MemoryEstimate:
     else:
         terms["activations"] = s.num_layers * layer
     terms["activations"] += 4 * t * s.hidden_size  # final norm's fp32 input
+    if s.logit_softcap:
+        terms["activations"] += a * t * s.vocab_size  # tanh output of the soft-capped logits
     if p.method == "full":
         # final norm's normalised tensor (for its weight) + lm_head's input (its weight is trained)
         terms["activations"] += 4 * t * s.hidden_size + a * t * s.hidden_size

@@ -31,6 +31,8 @@ class ModelShape(BaseModel):
     mlp_bias: bool = False
     qk_norm: bool = False
     norms_per_layer: int = 2
+    attn_softcap: bool = False    # Gemma 2: tanh soft-capping of attention scores (HF runs it with eager attention)
+    logit_softcap: bool = False   # Gemma 2: tanh soft-capping of the output logits
     max_position_embeddings: int = 1 << 20
     source: str = "config.json"
 
@@ -130,8 +132,17 @@ def shape_from_config(cfg: Any, name: str = "model", source: str = "config.json"
         mlp_bias=bool(get("mlp_bias", False)),
         qk_norm=mt in ("qwen3", "gemma3_text", "gemma3", "olmo2"),
         norms_per_layer=4 if mt in ("gemma2", "gemma3_text", "gemma3") else 2,
+        attn_softcap=_softcap(get, "attn_logit_softcapping", mt == "gemma2"),
+        logit_softcap=_softcap(get, "final_logit_softcapping", mt == "gemma2"),
         max_position_embeddings=int(get("max_position_embeddings") or 1 << 20), source=source,
     )
+
+
+def _softcap(get, key: str, family_default: bool) -> bool:
+    """True when the config soft-caps (a number); a config without the key gets its family's default."""
+    missing = object()
+    v = get(key, missing)
+    return family_default if v is missing else v is not None
 
 
 def load_shape(model: str) -> ModelShape:

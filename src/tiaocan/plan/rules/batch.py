@@ -27,6 +27,8 @@ def memory_inputs(ctx: Ctx) -> MemoryInputs:
     v = ctx.values
     prec = "fp16" if v.get("fp16") else ("bf16" if v.get("bf16") else "fp32")
     attn = "flash" if str(ctx.user.get("flash_attn", "")).lower() in ("fa2", "fa3", "true") else "sdpa"
+    if attn == "sdpa" and ctx.shape.attn_softcap:
+        attn = "eager"  # transformers runs soft-capped attention (Gemma 2) only eagerly: seq x seq scores per head
     return MemoryInputs(method=ctx.method, seq_len=int(v["cutoff_len"]), lora_rank=int(v.get("lora_rank", 8)),
                         lora_target=str(v.get("lora_target", "all")), lora_dropout=float(v.get("lora_dropout", 0.0)),
                         optim=str(ctx.user.get("optim", "adamw_torch")), precision=prec, attention=attn)
