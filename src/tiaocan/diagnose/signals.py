@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,24 @@ from .types import Curves
 DEFAULT_BAND = (0.7, 1.4)  # the practitioner's target train-loss band (mission.md)
 
 
+def window_medians(x: np.ndarray, w: int) -> np.ndarray:
+    """m[j] = median(x[j : j + w]) for every full window (vectorised: np.median over a strided view)."""
+    x = np.asarray(x, float)
+    if len(x) < w:
+        return np.empty(0)
+    return np.median(np.lib.stride_tricks.sliding_window_view(x, w), axis=1)
+
+
 def rolling_median(x: np.ndarray, w: int) -> np.ndarray:
     """Centred rolling median; the window shrinks at the edges (no padding artefacts)."""
     n, h = len(x), w // 2
-    return np.array([np.median(x[max(0, i - h): min(n, i + h + 1)]) for i in range(n)]) if n else x
+    if n <= 2 * h:
+        return np.array([np.median(x[max(0, i - h): i + h + 1]) for i in range(n)])
+    out = np.empty(n)
+    out[h: n - h] = window_medians(x, 2 * h + 1)
+    for i in list(range(h)) + list(range(n - h, n)):  # the few edge points, with their shorter windows
+        out[i] = np.median(x[max(0, i - h): i + h + 1])
+    return out
 
 
 def ema(x: np.ndarray, weight: float) -> np.ndarray:
@@ -138,14 +153,16 @@ class Signals:
         lr = self.lr[np.isfinite(self.lr)]
         return float(lr.max()) if len(lr) and lr.max() > 0 else None
 
-    def epoch_at(self, step: int) -> float | None:
-        """Epoch at a step, from the logged epochs (linear in steps), or steps/steps_per_epoch."""
+    @cached_property
+    def epochs_per_step(self) -> float | None:
+        """Logged epoch / step (constant within a run); None when no epoch was logged."""
         s, e = np.asarray(self.curves.steps, float), self.epoch
         ok = np.isfinite(e) & (s > 0)
-        if ok.sum() >= 1:
-            per_step = float(np.median(e[ok] / s[ok]))
-            return step * per_step
-        return None
+        return float(np.median(e[ok] / s[ok])) if ok.any() else None
+
+    def epoch_at(self, step: int) -> float | None:
+        """Epoch at a step, from the logged epochs (they are linear in steps)."""
+        return step * self.epochs_per_step if self.epochs_per_step is not None else None
 
     def has(self, *ids: str) -> bool:
         return any(f.id in ids for f in self.found)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..signals import Signals, fmt
+from ..signals import Signals, fmt, window_medians
 from ..types import Finding
 from . import register
 from ._common import clip_change, has_warmup, lr_change, pairs, warmup_change
@@ -21,16 +21,16 @@ def check(sig: Signals) -> list[Finding]:
     # Compare each point with the medians just before and just after it: a spike is above both, whereas the
     # last point before a steep fall (epoch-boundary drops, early descent) is level with what came before.
     # Tested in log space because loss noise is multiplicative (a 0.05 loss scatters less than a 2.0 one).
-    w = max(3, sig.k // 2)
-    spike = np.zeros(sig.n, bool)
+    w = min(25, max(3, sig.k // 2))  # local: a few points either side, however long the run
     lg = np.log(np.maximum(sig.loss, 1e-12))
-    for i in range(sig.k // 2, sig.n):
-        pre, post = lg[max(0, i - w): i], lg[i + 1: i + 1 + w]
-        if len(pre) < 2:
-            continue
-        ref = max(np.median(pre), np.median(post)) if len(post) >= 2 else np.median(pre)
-        # ... and reach the band: a memorised 0.05 jumping to 0.08 changes nothing in practice
-        spike[i] = lg[i] - ref > max(np.log(1.5), 8 * sig.sigma_log) and sig.loss[i] > sig.band[0]
+    med = window_medians(lg, w)  # med[j] = median(lg[j : j + w])
+    pre, post = np.full(sig.n, np.nan), np.full(sig.n, np.nan)
+    pre[w:] = med[: sig.n - w]            # lg[i - w : i]
+    post[: sig.n - w] = med[1:]           # lg[i + 1 : i + 1 + w]
+    ref = np.fmax(pre, post)  # fmax ignores a NaN side (the last points have no "after")
+    idx = np.arange(sig.n)
+    # ... and the spike must reach the band: a memorised 0.05 jumping to 0.08 changes nothing in practice
+    spike = (idx >= max(w, sig.k // 2)) & (lg - ref > max(np.log(1.5), 8 * sig.sigma_log)) & (sig.loss > sig.band[0])
     count = int(spike.sum())
     if count == 0 or count > max(3, int(0.03 * sig.n)):
         return []
