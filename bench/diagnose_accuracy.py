@@ -2,7 +2,8 @@
 
 Labelled runs:
 - synthetic LLaMA-Factory / HF / tiaocan-format logs from bench/synth_runs.py (13 scenarios x 3 seeds x 2 lengths);
-- real `tiaocan train` runs on SmolLM2-135M under bench/runs/<name>/ labelled in bench/runs/labels.yaml.
+- real `tiaocan train` runs on SmolLM2-135M under bench/runs/<name>/ labelled in bench/runs/labels.yaml, each read
+  three ways: the run dir, its trainer_state.json alone (HF view) and its trainer_log.jsonl alone (LF view).
 A run passes when every expected id is found and nothing outside expected + allowed fires.
 An expected entry "a|b" is met by any of a, b.
 
@@ -43,7 +44,8 @@ def evaluate(runs: list[tuple[Path, dict]], show: bool) -> tuple[int, int, int, 
         ok = not missed and not extra
         n_pass += ok
         mark = "PASS" if ok else "FAIL"
-        print(f"{mark}  {path.name:38s} expected={','.join(label['expected']) or '-':40s} "
+        label_name = path.name if path.is_dir() else f"{path.parent.name}/{path.name}"
+        print(f"{mark}  {label_name:38s} expected={','.join(label['expected']) or '-':40s} "
               f"found={','.join(sorted(found)) or '-'}" + (f"  MISSED={missed}" if missed else "") + (f"  FALSE={extra}" if extra else ""))
         if show or not ok:
             for f in d.findings:
@@ -68,7 +70,11 @@ def main() -> int:
     labels_file = HERE / "runs" / "labels.yaml"
     if not a.only_synthetic and labels_file.is_file():
         labels = yaml.safe_load(labels_file.read_text()) or {}
-        runs = [(HERE / "runs" / name, lab) for name, lab in labels.items() if (HERE / "runs" / name).is_dir()]
+        runs = []
+        for name, lab in labels.items():
+            d = HERE / "runs" / name
+            if d.is_dir():  # the run dir, then each log file alone: the HF view and the LLaMA-Factory view
+                runs += [(d, lab)] + [(d / f, lab) for f in ("trainer_state.json", "trainer_log.jsonl") if (d / f).is_file()]
         print(f"## real tiaocan train runs on SmolLM2-135M ({len(runs)})")
         p, n, m, f = evaluate(runs, a.show_findings)
         print(f"real: {p}/{n} runs pass; planted problems missed: {m}; false findings: {f}")

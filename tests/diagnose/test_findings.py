@@ -158,3 +158,8 @@ def test_band_from_config_and_argument():
     assert "memorisation" not in ids(make_curves(loss))
     assert "memorisation" in ids(make_curves(loss), band=(1.0, 2.0))
     assert "memorisation" in ids(make_curves(loss, config={"stop_loss_band": [1.0, 2.0]}))
+
+
+def test_divergence_on_a_very_short_log():
+    assert "divergence" in ids(make_curves([3.4, 4.2, 9.8, 15.6, 19.9]))
+    assert "divergence" not in ids(make_curves([3.4, 3.1, 3.3, 2.9, 3.0]))

@@ -40,6 +40,14 @@ def check(sig: Signals) -> list[Finding]:
                            explanation=EN.format(nan=" until it overflows to NaN"),
                            explanation_zh=ZH.format(nan="，最终数值溢出为 NaN"), changes=_fixes(sig, 0.1)))
         return out
+    if 3 <= sig.n < 6 and min(sig.loss[-2:]) > 2 * sig.loss[0]:
+        # too few points for levels and noise: a loss that more than doubled and stayed there is enough
+        out.append(Finding(
+            id="divergence", severity="critical", title=f"Loss rose from {fmt(float(sig.loss[0]))} to {fmt(float(sig.loss[-1]))}",
+            title_zh=f"损失从 {fmt(float(sig.loss[0]))} 升到 {fmt(float(sig.loss[-1]))}", steps=[int(s) for s in sig.steps[-2:]],
+            evidence=[f"only {sig.n} logged steps: {pairs(sig.steps, sig.loss)}"],
+            explanation=EN.format(nan=""), explanation_zh=ZH.format(nan=""), changes=_fixes(sig, 0.2)))
+        return out
     if sig.n < 6 and sig.stop_reason != "diverged":
         return out
     # A sustained rise: the rolling median stays above max(1.3x start, start + 4 noise units) for a while,
