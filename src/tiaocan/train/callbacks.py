@@ -62,6 +62,18 @@ class LossWatch(TrainerCallback):
         self.in_band_since: int | None = None
         self.best_eval = math.inf
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        # On resume, the checkpoint's log history restores the losses before it: the divergence guard keeps its
+        # true start, and the summary its best losses.
+        if self.stop.train_losses or self.stop.eval_losses:
+            return
+        for row in state.log_history:
+            if "loss" in row:
+                self.stop.add_train_loss(float(row["loss"]))
+            if "eval_loss" in row:
+                self.stop.eval_losses.append(float(row["eval_loss"]))
+                self.best_eval = min(self.best_eval, float(row["eval_loss"]))
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "loss" not in logs:
             return

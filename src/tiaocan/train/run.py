@@ -6,6 +6,7 @@ LoRA+, loss-driven stopping and a divergence guard (callbacks.py), LLaMA-Factory
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -43,10 +44,11 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
 
     # ---- setup: runtime, tokenizer, model (+ adapter), data, schedule
     setup.setup_runtime(cfg)
-    tokenizer, model = _load_model(cfg)
     from .data import prepare_data
 
-    data = prepare_data(cfg, tokenizer, model)
+    with _library_progress_bars_off():  # our plan printout below says what they would
+        tokenizer, model = _load_model(cfg)
+        data = prepare_data(cfg, tokenizer, model)
     sched = setup.schedule(cfg, len(data.train), data.eval is not None)
     args = setup.training_arguments(cfg, sched, data.packed, data.group_by_length)
     from .lora import count_params
@@ -112,6 +114,24 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
 
 
 # ---------------------------------------------------------------- setup pieces
+
+@contextlib.contextmanager
+def _library_progress_bars_off():
+    """Silence datasets' and transformers' tqdm bars (tokenizing, weight loading) and restore them after."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    ds_on, hf_on = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if ds_on:
+            datasets.enable_progress_bars()
+        if hf_on:
+            hf_logging.enable_progress_bar()
+
 
 def _load_model(cfg: TrainConfig):
     from ..models import load_model, load_tokenizer
