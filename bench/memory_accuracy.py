@@ -52,12 +52,21 @@ CPU_SHAPES = {
                                             num_hidden_layers=3, num_attention_heads=6, num_key_value_heads=2,
                                             vocab_size=3000, tie_word_embeddings=False, head_dim=32,
                                             max_position_embeddings=2048),
+    "qwen3-tiny (h192, q/k norms)": dict(model_type="qwen3", hidden_size=192, intermediate_size=512,
+                                         num_hidden_layers=3, num_attention_heads=6, num_key_value_heads=2,
+                                         vocab_size=3000, tie_word_embeddings=True, head_dim=32,
+                                         max_position_embeddings=2048),
+    "gemma2-tiny (h192, 4 norms, soft-capping)": dict(model_type="gemma2", hidden_size=192, intermediate_size=512,
+                                                      num_hidden_layers=3, num_attention_heads=6, num_key_value_heads=2,
+                                                      vocab_size=3000, head_dim=32, max_position_embeddings=2048),
 }
 
 
 def build(cfg, method: str, rank: int, dtype=torch.float32, attn="sdpa", device="cpu"):
     from transformers import AutoModelForCausalLM
 
+    if cfg.model_type == "gemma2":
+        attn = "eager"  # transformers refuses SDPA for Gemma 2's soft-capped attention
     cfg._attn_implementation = attn
     torch.manual_seed(0)
     with torch.device(device):  # initialise on the device: a 7B model initialised on CPU takes minutes
@@ -144,6 +153,11 @@ def cpu_activations(rows):
         for method, attn, autocast, gc in (("lora", "sdpa", False, False), ("lora", "eager", False, False),
                                            ("full", "sdpa", False, False), ("lora", "sdpa", True, False),
                                            ("lora", "sdpa", False, True)):
+            if shape.attn_softcap:  # transformers runs soft-capped attention (Gemma 2) only eagerly
+                if attn == "sdpa" and (method, autocast, gc) != ("lora", False, False):
+                    attn = "eager"
+                elif attn == "sdpa":
+                    continue
             cfg = hf_config(d)
             dtype = torch.bfloat16 if autocast else torch.float32
             model = build(cfg, method, rank=8, dtype=dtype, attn=attn)

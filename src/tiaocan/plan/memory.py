@@ -97,6 +97,8 @@ def layer_activation_bytes(s: ModelShape, p: MemoryInputs) -> int:
         total += 4 * t * (s.q_dim + s.kv_dim)  # Qwen3 / Gemma 3 normalise q and k per head
     if p.method == "full":
         total += norms * 4 * t * h   # the normalised fp32 tensor each norm keeps for its own weight's gradient
+        if s.qk_norm:
+            total += 4 * t * (s.q_dim + s.kv_dim)
     # SDPA with a padding mask (micro batch > 1) runs on repeat_kv copies of k and v; without one (or with
     # flash-attention) it attends to the key/value heads directly
     kv = s.q_dim if p.attention == "eager" or (p.attention == "sdpa" and b > 1) else s.kv_dim
