@@ -119,3 +119,10 @@ def test_compact_yaml_drops_tiaocan_defaults_only():
     ch = [Change(key="learning_rate", old=2e-4, new=1e-4)]
     assert compact(cfg, ch, "tiaocan") == {"learning_rate": 1e-4, "cutoff_len": 256, "my_key": 1}
     assert compact(cfg, ch, "llamafactory") == cfg  # other tools' defaults differ from ours: keep every key
+
+
+def test_cli_band_flag(two_runs):
+    r = CliRunner().invoke(app, ["diagnose", str(two_runs[0]), "--band", "1.4,0.7"])
+    assert r.exit_code != 0 and "--band" in str(r.exception)
+    r = CliRunner().invoke(app, ["diagnose", str(two_runs[0]), "--band", "0.2,0.5", "--zh"], terminal_width=200)
+    assert r.exit_code == 0 and "欠拟合" in r.output  # the healthy run is far above a 0.2–0.5 band
