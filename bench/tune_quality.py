@@ -37,7 +37,8 @@ def base_config(args, out: Path):
     cfg = dict(plan.config)
     cfg.update(max_samples=args.samples, val_size=args.val, num_train_epochs=args.epochs, cutoff_len=args.cutoff,
                stop_loss_band=None, per_device_train_batch_size=2, per_device_eval_batch_size=2, plot_loss=False,
-               save_steps=10**9, save_total_limit=1, output_dir=str(out / "plan"), dataset=str(DATA), seed=42)
+               save_steps=10**9, save_total_limit=1, output_dir=str(out / "plan"), dataset=str(DATA), seed=42,
+               eval_steps=10**6)  # plain runs evaluate once, at their end (tiaocan's trials set their own cadence)
     return build_config(cfg)
 
 
@@ -182,7 +183,10 @@ def main() -> None:
         pts = []
         for lr in lrs:
             for eb in BATCHES:
-                pts.append(run(with_params(base, out, f"grid-{lr:.2g}-{eb}", lr, eb)))
+                if math.isclose(lr, lr0) and eb == base.effective_batch():
+                    pts.append(dict(results["plan"]))  # this grid point is the plan: reuse its run
+                else:
+                    pts.append(run(with_params(base, out, f"grid-{lr:.2g}-{eb}", lr, eb)))
                 log(f"grid: lr {lr:.3g} eb {eb} → {pts[-1]['loss']:.4f}")
         results["grid"] = {"points": pts}
 

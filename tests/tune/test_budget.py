@@ -44,3 +44,14 @@ def test_budget_smaller_than_one_trial_is_refused_with_numbers():
         check_budget(parse_budget("10s"), 90_000, 1 / 9, tokens_per_second=100)
     check_budget(parse_budget("1x"), 90_000, 1 / 9)
     check_budget(parse_budget("10s"), 90_000, 1 / 9)  # time budgets: no throughput known yet, nothing to refuse
+
+
+def test_lr_range_test_finds_where_the_loss_blows_up():
+    from tiaocan.tune.lr_range import divergence_lr
+
+    lrs = [1e-5 * 2**i for i in range(12)]
+    losses = [3.0, 2.9, 2.7, 2.4, 2.1, 1.9, 1.8, 1.9, 2.6, 4.0, 8.0, float("nan")]
+    hit = divergence_lr(lrs, losses)
+    assert lrs[8] <= hit <= lrs[10]
+    assert divergence_lr(lrs[:5], losses[:5]) is None  # never blew up: no limit
+    assert divergence_lr([1e-4, 2e-4], [2.0, float("inf")]) == 2e-4

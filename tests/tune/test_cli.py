@@ -13,7 +13,7 @@ def test_cli_plans_then_tunes_with_the_plan_as_trial_zero(tiny_model_dir, tmp_pa
 
     out = tmp_path / "tune"
     args = ["tune", "--model", str(tiny_model_dir), "--data", str(SUPPORT), "--budget", "1.5x", "--max-trials", "1",
-            "--set", "max_samples=24", "--set", "num_train_epochs=1", "--set", "cutoff_len=48",
+            "--set", "max_samples=24", "--set", "val_size=4", "--set", "num_train_epochs=1", "--set", "cutoff_len=48",
             "-o", str(out), "--json", str(tmp_path / "r.json")]
     res = CliRunner().invoke(app, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output

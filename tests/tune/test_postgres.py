@@ -22,8 +22,8 @@ WORKER = textwrap.dedent("""
     import json, sys
     from tiaocan.tune import tune
     cfg, url, study, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    tune(config=cfg, storage=url, study=study, budget="6x", max_trials=5, output_dir=out, quiet=True,
-         heartbeat_s=1, grace_s=3)
+    # A budget neither worker reaches: the test decides when they stop (A by SIGKILL, B once the retry ran).
+    tune(config=cfg, storage=url, study=study, budget="100x", output_dir=out, quiet=True, heartbeat_s=1, grace_s=3)
 """)
 
 
@@ -31,8 +31,10 @@ def _worker(cfg, study, out):
     import json
 
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "worker.log", "w")  # a file, not a pipe: a full pipe would block the worker
     return subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(cfg), PG_URL, study, str(out)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
 def _wait(predicate, timeout, what):
@@ -70,17 +72,24 @@ def test_killed_worker_trial_is_retried(tiny_model_dir, tmp_path):
                 return t.number
         return None
 
+    def retried(victim):
+        """The retry of `victim` once it has finished (completed or pruned)."""
+        for t in load().get_trials(deepcopy=False):
+            if t.system_attrs.get("failed_trial") == victim and t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                return t.number
+        return None
+
     a = _worker(cfg, study_name, tmp_path / "a")
     b = None
     try:
-        _wait(lambda: running_trial(a.pid), 180, "worker A to report from a trial")
+        _wait(lambda: running_trial(a.pid), 400, "worker A to report from a trial")
         b = _worker(cfg, study_name, tmp_path / "b")
-        _wait(lambda: running_trial(b.pid), 180, "worker B to run a trial on the same study")
-        victim = _wait(lambda: running_trial(a.pid), 180, "worker A to be mid-trial")
+        _wait(lambda: running_trial(b.pid), 400, "worker B to run a trial on the same study")
+        victim = _wait(lambda: running_trial(a.pid), 400, "worker A to be mid-trial")
         a.send_signal(signal.SIGKILL)  # mid-trial: no chance to mark the trial
         a.wait(10)
-        _, err = b.communicate(timeout=300)
-        assert b.returncode == 0, err[-3000:]
+        _wait(lambda: retried(victim), 400, f"worker B to retry trial {victim} of the killed worker")
+        assert b.poll() is None, (tmp_path / "b" / "worker.log").read_text()[-3000:]  # B kept working through A's death
     finally:
         for p in (a, b):
             if p is not None and p.poll() is None:

@@ -68,3 +68,13 @@ def test_failure_reasons():
     assert classify_failure(MemoryError()).startswith("OOM")
     assert classify_failure(ValueError("loss is nan")).startswith("NaN")
     assert classify_failure(KeyError("x")).startswith("KeyError")
+
+
+def test_no_pruning_when_runs_are_too_short_to_judge():
+    from tiaocan.tune.study import first_rung
+
+    assert first_rung(900, base_batch=8) == 100  # 1/9 of the run, already past 3 optimizer steps
+    assert first_rung(90, base_batch=8) == 24  # at least 3 optimizer steps of the base batch
+    assert first_rung(40, base_batch=8) is None  # the first rung would come after a third of the run
+    assert isinstance(make_pruner("asha", 40, 8), optuna.pruners.NopPruner)
+    assert isinstance(make_pruner("hyperband", 900, 8), optuna.pruners.HyperbandPruner)

@@ -52,8 +52,9 @@ def divergence_lr(lrs: list[float], losses: list[float], smoothing: float = 0.7)
     return None
 
 
-def lr_range_test(base: TrainConfig, out_dir: str | Path, steps: int = STEPS, quiet: bool = True) -> float:
-    """Return an upper bound for the learning-rate search: half the lr where the loss blew up, or the sweep's end."""
+def lr_range_test(base: TrainConfig, out_dir: str | Path, steps: int = STEPS, quiet: bool = True) -> tuple[float, bool]:
+    """(upper bound for the learning-rate search, whether the loss blew up): half the lr where it blew up, else
+    the sweep's end."""
     from ..train import train
 
     cfg = base.model_copy(update=dict(
@@ -66,4 +67,4 @@ def lr_range_test(base: TrainConfig, out_dir: str | Path, steps: int = STEPS, qu
     except Exception:  # noqa: BLE001 — a crash at a huge lr is a blow-up too; use what was recorded
         pass
     hit = divergence_lr(sweep.lrs, sweep.losses)
-    return hit / 2 if hit else base.learning_rate * END_FACTOR
+    return (hit / 2, True) if hit else (base.learning_rate * END_FACTOR, False)

@@ -69,7 +69,7 @@ def write_outputs(result: TuneResult, base: TrainConfig, space: SearchSpace, stu
         result.outputs["best_config"] = str(save_config(best, out / "best_config.yaml", include_defaults=False))
         result.outputs["best_llamafactory"] = _llamafactory(best, out)
         if final:
-            result.final_run = _final(best, out, quiet)
+            result.final_run = _final(best.model_copy(update={"per_device_eval_batch_size": space.micro_batch}), out, quiet)
             result.outputs["final_run"] = str(out / "final")
     from .report import write_report
 
@@ -103,7 +103,8 @@ def _llamafactory(cfg: TrainConfig, out: Path) -> str:
 
 
 def _final(best: TrainConfig, out: Path, quiet: bool) -> dict[str, Any]:
-    """Retrain the best configuration to full length, with the normal eval cadence and the plot."""
+    """Retrain the best configuration to full length, with the normal eval cadence and the plot (and the trials'
+    eval batch size, so its eval loss is comparable with theirs)."""
     from ..train import train
 
     cfg = best.model_copy(update={"output_dir": str(out / "final")})

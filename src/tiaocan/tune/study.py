@@ -79,10 +79,23 @@ def full_run(cfg: TrainConfig, n_train: int, tokens_per_epoch: int) -> tuple[int
     return int(math.ceil(n_train * cfg.num_train_epochs)), int(tokens_per_epoch * cfg.num_train_epochs)
 
 
-def make_pruner(kind: str, full_examples: int):
+MIN_RUNG_STEPS = 3  # an eval loss after fewer optimizer steps mostly measures the warmup, not the config
+LR_ANCHORS = (4.0, 0.25)  # after the plan, probe the learning rate on both sides of it (it matters most)
+
+
+def first_rung(full_examples: int, base_batch: int) -> int | None:
+    """Examples seen at the first pruning rung, or None when runs are too short to prune reliably (the first
+    rung would come after a third of the run)."""
+    first = max(1, full_examples // EVALS_PER_RUN, MIN_RUNG_STEPS * base_batch)
+    return first if first * REDUCTION <= full_examples else None
+
+
+def make_pruner(kind: str, full_examples: int, base_batch: int = 1):
     import optuna
 
-    first = max(1, full_examples // EVALS_PER_RUN)
+    first = first_rung(full_examples, base_batch)
+    if first is None:
+        kind = "none"
     if kind in ("asha", "successive_halving", "sha"):
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=REDUCTION)
     if kind == "hyperband":
@@ -163,8 +176,9 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     if lr_range_test and _space is None:
         from .lr_range import lr_range_test as _lrt
 
-        lr_upper = _lrt(base, out / "lr-range-test", quiet=quiet)
-        notes.append(f"LR range test: the loss diverged above {lr_upper:.3g}; the search range stops there")
+        lr_upper, blew_up = _lrt(base, out / "lr-range-test", quiet=quiet)
+        notes.append(f"LR range test: the loss blew up at {2 * lr_upper:.3g}; the search stops at {lr_upper:.3g}"
+                     if blew_up else f"LR range test: no blow-up up to {lr_upper:.3g}; the range is not capped")
     if tune_rank is None:
         tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
     overrides_space = parse_space_overrides(space) if isinstance(space, list) else space
@@ -174,11 +188,21 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
     base_sig = hashlib.sha256(f"{base.model_dump_json()}|{micro}|{lr_upper}|{tune_rank}".encode()).hexdigest()[:16]
-    study_obj, sp = open_study(st, name, sp, direction, full_tokens, seed, make_pruner(pruner, full_examples),
+    if pruner != "none" and first_rung(full_examples, base.effective_batch()) is None:
+        notes.append(f"runs are too short to prune reliably (a full run is {full_examples} examples, "
+                     f"{math.ceil(full_examples / base.effective_batch())} steps): every trial runs to the end")
+    study_obj, sp = open_study(st, name, sp, direction, full_tokens, seed,
+                               make_pruner(pruner, full_examples, base.effective_batch()),
                                base_sig, explicit_space=bool(overrides_space))
     full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
     if not study_obj.trials:
-        study_obj.enqueue_trial(sp.params_of(base), user_attrs={"role": "plan"}, skip_if_exists=True)
+        plan_params = sp.params_of(base)
+        study_obj.enqueue_trial(plan_params, user_attrs={"role": "plan"}, skip_if_exists=True)
+        if "learning_rate" in sp.names() and expected_trials >= 6:
+            lr = next(p for p in sp.params if p.name == "learning_rate")
+            for f in LR_ANCHORS:  # the sampler's random start would leave whole decades of lr unexplored
+                study_obj.enqueue_trial({**plan_params, "learning_rate": lr.clamp(plan_params["learning_rate"] * f)},
+                                        user_attrs={"role": "lr_anchor"}, skip_if_exists=True)
 
     def spent(extra: tuple[float, int] = (0.0, 0), exclude: int | None = None) -> float:
         return study_spend(study_obj.get_trials(deepcopy=False), full_tokens, extra, exclude).of(bud)
