@@ -21,7 +21,7 @@ class CheckResult(BaseModel):
 
 
 class ExampleResult(BaseModel):
-    index: int = Field(description="Row number in the test file (0-based).")
+    index: int = Field(description="Row number in the evaluated test set (0-based; a subset with --max-samples).")
     category: Optional[str] = None
     lang: Optional[str] = None
     prompt: str = Field(description="The last user message.")
