@@ -7,7 +7,7 @@ Labelled runs:
 A run passes when every expected id is found and nothing outside expected + allowed fires.
 An expected entry "a|b" is met by any of a, b.
 
-    .venv/bin/python bench/diagnose_accuracy.py [--only-real] [--only-synthetic] [--show-findings]
+    .venv/bin/python bench/diagnose_accuracy.py [--only-real] [--only-synthetic] [--stress] [--show-findings]
 """
 from __future__ import annotations
 
@@ -58,11 +58,14 @@ def main() -> int:
     ap.add_argument("--only-real", action="store_true")
     ap.add_argument("--only-synthetic", action="store_true")
     ap.add_argument("--show-findings", action="store_true")
+    ap.add_argument("--stress", action="store_true",
+                    help="synthetic set with other seeds (3-10) and lengths (40, 120, 1000 steps): 312 runs")
     a = ap.parse_args()
     total_fail = 0
     if not a.only_real:
         with tempfile.TemporaryDirectory() as tmp:
-            runs = [(p, SCENARIOS[k]) for p, k in build_set(Path(tmp))]
+            kw = {"seeds": range(3, 11), "lengths": (40, 120, 1000)} if a.stress else {}
+            runs = [(p, SCENARIOS[k]) for p, k in build_set(Path(tmp), **kw)]
             print(f"## synthetic runs ({len(runs)})")
             p, n, m, f = evaluate(runs, a.show_findings)
             print(f"synthetic: {p}/{n} runs pass; planted problems missed: {m}; false findings: {f}\n")

@@ -103,12 +103,20 @@ def _epoch_drops(sig: Signals) -> Finding | None:
     last = int(np.nanmax(ep))
     bounds = [e for e in range(1, last + 1) if drop_at(e) is not None and measurable(e)]
     at = [drop_at(e) for e in bounds]
-    mids = [d for d in (drop_at(e + 0.5) for e in range(0, last)) if d is not None]
-    if len(at) < 2 or not mids:
+    if len(at) < 2:
         return None
-    ref = float(np.median(np.abs(mids)))
-    thr = max(2 * ref, 2 * se, math.log(1.1))  # per boundary; requiring most boundaries makes it strict
-    big = [d > thr for d in at]
+
+    def local_ref(e: int) -> float | None:
+        # the fall over the same span in the middle of the neighbouring epochs: local, so a curve whose pace
+        # changes (a long warmup, a decaying lr) is compared with itself at the same stage
+        near = [abs(d) for d in (drop_at(e - 0.5), drop_at(e + 0.5)) if d is not None]
+        return max(near) if near else None
+
+    refs = [local_ref(e) for e in bounds]
+    if any(r is None for r in refs):
+        return None
+    ref = float(np.median(refs))
+    big = [d > max(2 * r, 2 * se, math.log(1.1)) for d, r in zip(at, refs)]
     # The drops fade as the loss settles, so count boundaries up to the last big one: >= 2 big and >= 2/3 of those.
     upto = max((i + 1 for i, b in enumerate(big) if b), default=0)
     if sum(big) < max(2, math.ceil(2 * upto / 3)):
