@@ -20,13 +20,52 @@ def test_loss_band_stops_when_smoothed_loss_enters_band(base_cfg, tmp_path):
     assert losses[0] > 4.5 and len(losses) == s.global_step  # started above the band, stopped right after entering
 
 
-def test_loss_band_with_eval_waits_for_eval_to_stop_improving(base_cfg):
-    from tiaocan.train import train
+def _feed(watch, losses, evals=None):
+    """Drive LossWatch with synthetic logs; returns the step at which it asked to stop (or None)."""
+    from transformers import TrainerControl, TrainerState
 
-    s = train(dict(base_cfg, **FULL, stop_loss_band=[0.0, 5.8], val_size=8, eval_steps=1), quiet=True)
-    assert s.stop_reason in ("loss_band", "completed")
-    if s.stop_reason == "loss_band":
-        assert "eval loss" in s.stop_message and "stopped improving" in s.stop_message
+    state, control = TrainerState(), TrainerControl()
+    watch.on_train_begin(None, state, control)
+    for step, loss in enumerate(losses, 1):
+        state.global_step = step
+        watch.on_log(None, state, control, logs={"loss": loss, "grad_norm": 1.0})
+        if evals and step in evals:
+            watch.on_evaluate(None, state, control, metrics={"eval_loss": evals[step]})
+        if control.should_training_stop:
+            return step
+    return None
+
+
+def test_loss_band_with_eval_waits_for_eval_to_stop_improving():
+    from tiaocan.train.callbacks import LossWatch, StopState
+
+    losses = [2.0, 1.8, 1.5, 1.3, 1.2, 1.1, 1.0, 0.95, 0.9, 0.85]
+    # smoothed train loss is in [0.7, 1.4] from step ~5; eval improves at 4 and 6, not at 8 -> stop at 8
+    stop = StopState()
+    step = _feed(LossWatch(stop, 1e-4, 3.0, (0.7, 1.4), has_eval=True), losses, {2: 1.6, 4: 1.4, 6: 1.3, 8: 1.35, 10: 1.2})
+    assert step == 8 and stop.reason == "loss_band" and "stopped improving (best 1.300)" in stop.message
+    # without an eval split it stops as soon as the smoothed loss is inside the band
+    stop = StopState()
+    step = _feed(LossWatch(stop, 1e-4, 3.0, (0.7, 1.4), has_eval=False), losses)
+    assert stop.reason == "loss_band" and 4 <= step <= 7 and stop.smoothed <= 1.4
+
+
+def test_divergence_rules_on_synthetic_losses():
+    from tiaocan.train.callbacks import LossWatch, StopState
+
+    # noisy but healthy: batches of different difficulty, never 3x the start -> no stop
+    stop = StopState()
+    assert _feed(LossWatch(stop, 1e-4, 3.0, None, False), [1.2, 0.6, 1.9, 1.0, 2.2, 0.9, 1.5, 1.1]) is None
+    # slow blow-up: smoothed loss passes 3x the mean of the first three losses
+    stop = StopState()
+    step = _feed(LossWatch(stop, 2e-4, 3.0, None, False), [1.0, 1.1, 1.0, 1.5, 2.5, 4.0, 6.0, 9.0, 12.0, 15.0])
+    assert stop.reason == "diverged" and 7 <= step <= 10 and "try 5e-05" in stop.message
+    # a NaN grad norm stops at once
+    from transformers import TrainerControl, TrainerState
+
+    stop, state, control = StopState(), TrainerState(), TrainerControl()
+    LossWatch(stop, 1e-4, 3.0, None, False).on_log(None, state, control, logs={"loss": 1.0, "grad_norm": float("nan")})
+    assert control.should_training_stop and stop.reason == "diverged" and "gradient norm" in stop.message
 
 
 def test_huge_learning_rate_triggers_divergence_guard(base_cfg):
