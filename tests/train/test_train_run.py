@@ -90,3 +90,19 @@ def test_callable_module_and_public_api(base_cfg):
     assert "train" in tiaocan.__all__ and callable(tiaocan.train)
     s = tiaocan.train(dict(base_cfg, max_steps=1), quiet=True)
     assert s.global_step == 1
+
+
+def test_warmup_stable_decay_and_merged_export(base_cfg, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from tiaocan.train import train
+
+    s = train(dict(base_cfg, max_steps=20, warmup_steps=2, lr_scheduler_type="warmup_stable_decay",
+                   merge_adapter=True, learning_rate=1e-3), quiet=True)
+    lrs = [r["lr"] for r in read_log(tmp_path / "run") if "loss" in r]
+    # the logged lr is the one each step used: warmup 0 -> 1e-3 over the first 2 steps, then stable
+    assert s.global_step == 20 and lrs[0] < lrs[1] < lrs[2] == pytest.approx(1e-3)
+    assert all(lr == pytest.approx(1e-3) for lr in lrs[2:19])
+    assert lrs[19] < 0.9e-3  # decay over the last 10 % (2 steps)
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "merged")
+    assert not any("lora" in n for n, _ in merged.named_parameters())

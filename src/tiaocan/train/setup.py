@@ -136,8 +136,8 @@ def schedule(cfg: TrainConfig, n_train: int, has_eval: bool) -> Schedule:
 def scheduler_kwargs(cfg: TrainConfig, sched: Schedule) -> dict[str, Any]:
     if cfg.lr_scheduler_type == "warmup_stable_decay":
         # Decay over the last 10% of steps (the WSD papers use 10-20%); stable in between.
-        decay = max(1, sched.total_steps // 10)
-        return {"num_decay_steps": decay, "num_stable_steps": max(0, sched.total_steps - sched.warmup_steps - decay)}
+        # (the stable phase is what remains of the total steps the Trainer passes in)
+        return {"num_decay_steps": max(1, sched.total_steps // 10)}
     if cfg.lr_scheduler_type == "cosine_with_min_lr":
         return {"min_lr_rate": 0.1}
     return {}
