@@ -9,7 +9,6 @@ Ending "above the band" means above it by more than 2 standard errors of the end
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..signals import Signals, fmt
