@@ -56,14 +56,18 @@ def _loss_figure(runs: list[tuple[Curves, RunDiagnosis]], path: Path) -> Path:
         bad = s[~ok]
         if len(bad):
             ax.scatter(bad, np.full(len(bad), top or 1.0), color="black", marker="|", s=80, label=f"{c.name} NaN/inf")
+        evs, evl = np.asarray(c.eval_steps), c.arr("eval_loss")
+        eok = np.isfinite(evl)
         for j, f in enumerate(d.findings):
+            # pin on the curve the finding is about: eval findings on the eval line, the rest on the train line
+            xs, ys, m = (evs, evl, eok) if f.id == "overfitting" and eok.any() else (s, y, ok)
+            at = (lambda st: float(np.interp(st, xs[m], ys[m])) if m.any() else 0.0)  # noqa: E731
             for st in f.steps[:6]:
-                yv = float(np.interp(st, s[ok], y[ok])) if ok.any() else 0.0
-                ax.scatter([st], [yv], color=SEV_COLOR[f.severity], marker=MARK[f.severity], s=70, zorder=5,
+                ax.scatter([st], [at(st)], color=SEV_COLOR[f.severity], marker=MARK[f.severity], s=70, zorder=5,
                            edgecolor="white")
             if f.steps:
                 st = f.steps[0]
-                yv = float(np.interp(st, s[ok], y[ok])) if ok.any() else 0.0
+                yv = at(st)
                 ax.annotate(f.id, (st, yv), textcoords="offset points", xytext=(4, 8 + 10 * (j % 3)), fontsize=8,
                             color=SEV_COLOR[f.severity])
     ax.set_ylim(0, max(top * 1.1, band[1] * 1.3, 0.1))
