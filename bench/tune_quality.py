@@ -123,6 +123,9 @@ def main() -> None:
     ap.add_argument("--batches", default="4,8,16", help="effective batches in the shared space")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (1 avoids spin-waiting on a busy machine)")
     ap.add_argument("--skip", default="", help="comma-separated methods to skip: grid,random,hf,tune")
+    ap.add_argument("--reuse-plan", default=None, help="partial.json of an earlier run with the same settings: "
+                                                        "reuse its plan run (lets methods run in two processes)")
+    ap.add_argument("--merge", nargs="*", default=None, help="only summarise: merge these partial.json files")
     args = ap.parse_args()
     BATCHES[:] = [int(x) for x in args.batches.split(",")]
     if args.threads:
@@ -149,7 +152,12 @@ def main() -> None:
         print(f"[{time.time() - started:6.0f}s] {msg}", flush=True)
         (out / "partial.json").write_text(json.dumps(results, indent=2, default=str))  # survives a later crash
 
-    plan = run(base)
+    if args.merge:
+        merged: dict = {}
+        for path in args.merge:
+            merged.update(json.loads(Path(path).read_text()))
+        return summarise(merged, merged["plan"]["tokens"], out)
+    plan = json.loads(Path(args.reuse_plan).read_text())["plan"] if args.reuse_plan else run(base)
     full = plan["tokens"]
     results["plan"] = plan
     log(f"plan: lr {lr0:.3g} eb {base.effective_batch()} → eval loss {plan['loss']:.4f} ({plan['seconds']} s, {full} tokens)")
@@ -169,15 +177,6 @@ def main() -> None:
         log(f"tiaocan tune {args.budget}x: best {r.best_value:.4f}, {r.n_trials} trials ({r.n_pruned} pruned), "
             f"{sum(p['tokens'] for p in pts) / full:.2f} full runs, {time.time() - t:.0f} s")
 
-    if "random" not in skip:
-        rng = random.Random(0)
-        pts = []
-        for i in range(args.random):
-            lr = math.exp(rng.uniform(math.log(lo), math.log(hi)))
-            pts.append(run(with_params(base, out, f"random-{i}", lr, rng.choice(BATCHES))))
-            log(f"random {i}: lr {lr:.3g} eb {pts[-1]['eb']} → {pts[-1]['loss']:.4f}")
-        results["random"] = {"points": pts}
-
     if "grid" not in skip:
         lrs = [lo * (hi / lo) ** (i / (args.grid_lrs - 1)) for i in range(args.grid_lrs)]
         pts = []
@@ -189,6 +188,15 @@ def main() -> None:
                     pts.append(run(with_params(base, out, f"grid-{lr:.2g}-{eb}", lr, eb)))
                 log(f"grid: lr {lr:.3g} eb {eb} → {pts[-1]['loss']:.4f}")
         results["grid"] = {"points": pts}
+
+    if "random" not in skip:
+        rng = random.Random(0)
+        pts = []
+        for i in range(args.random):
+            lr = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+            pts.append(run(with_params(base, out, f"random-{i}", lr, rng.choice(BATCHES))))
+            log(f"random {i}: lr {lr:.3g} eb {pts[-1]['eb']} → {pts[-1]['loss']:.4f}")
+        results["random"] = {"points": pts}
 
     if "hf" not in skip:
         n_train = base.max_samples - base.val_size if base.max_samples else None
