@@ -79,3 +79,14 @@ def test_unknown_extension_and_missing_file(tmp_path):
         load_dataset(str(tmp_path / "x.txt"))
     with pytest.raises(DataError, match="not found|does not exist"):
         load_dataset(str(tmp_path / "nope.jsonl"))
+
+
+def test_test_sets_may_end_with_the_user_turn(tmp_path):
+    p = _write(tmp_path / "t.jsonl", [{"messages": [{"role": "user", "content": "q"}]},
+                                      {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}])
+    with pytest.raises(DataError, match="must end with an assistant"):
+        load_dataset(str(p))
+    ds = load_dataset(str(p), require_answer=False)
+    assert [len(messages_of(r)) for r in ds] == [1, 2]
+    a = _write(tmp_path / "a.jsonl", [{"instruction": "q"}])
+    assert messages_of(load_dataset(str(a), require_answer=False)[0]) == [{"role": "user", "content": "q"}]

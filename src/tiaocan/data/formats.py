@@ -45,7 +45,7 @@ def detect_format(column_names: list[str], source: str) -> str:
         return "openai"
     if "conversations" in cols:
         return "sharegpt"
-    if "instruction" in cols and "output" in cols:
+    if "instruction" in cols:  # a missing output column is reported by to_messages
         return "alpaca"
     raise DataError(f"{source}: cannot tell the format from the columns {sorted(cols)}. Expected alpaca "
                     "(instruction, input, output), sharegpt (conversations) or OpenAI (messages); "
@@ -71,7 +71,7 @@ def _turns(value: Any, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def _check_order(msgs: list[dict[str, str]], where: str) -> None:
+def _check_order(msgs: list[dict[str, str]], where: str, require_answer: bool = True) -> None:
     start = 1 if msgs and msgs[0]["role"] == "system" else 0
     if len(msgs) <= start:
         raise DataError(f"{where}: no user/assistant turns")
@@ -80,11 +80,11 @@ def _check_order(msgs: list[dict[str, str]], where: str) -> None:
         if m["role"] != expected:
             raise DataError(f"{where}: turn {j} has role '{m['role']}' where '{expected}' was expected "
                             "(after an optional system message, turns must alternate user, assistant, ...)")
-    if msgs[-1]["role"] != "assistant":
+    if require_answer and msgs[-1]["role"] != "assistant":
         raise DataError(f"{where}: the last turn is '{msgs[-1]['role']}'; a training example must end with an assistant answer")
 
 
-def _alpaca(rec: dict[str, Any], c: dict[str, str], where: str) -> list[dict[str, str]]:
+def _alpaca(rec: dict[str, Any], c: dict[str, str], where: str, require_answer: bool = True) -> list[dict[str, str]]:
     msgs: list[dict[str, str]] = []
     system = _text(rec.get(c["system"]), f"{where} field '{c['system']}'")
     if system.strip():
@@ -97,8 +97,9 @@ def _alpaca(rec: dict[str, Any], c: dict[str, str], where: str) -> list[dict[str
     prompt = _text(rec.get(c["prompt"]), f"{where} field '{c['prompt']}'")
     query = _text(rec.get(c["query"]), f"{where} field '{c['query']}'")
     user = "\n".join(s for s in (prompt, query) if s)
-    msgs += [{"role": "user", "content": user},
-             {"role": "assistant", "content": _text(rec.get(c["response"]), f"{where} field '{c['response']}'")}]
+    msgs.append({"role": "user", "content": user})
+    if require_answer or rec.get(c["response"]) is not None:
+        msgs.append({"role": "assistant", "content": _text(rec.get(c["response"]), f"{where} field '{c['response']}'")})
     return msgs
 
 
@@ -120,9 +121,14 @@ def _conversation(rec: dict[str, Any], cmap: ColumnMap, where: str) -> list[dict
     return msgs
 
 
-def to_messages(raw, fmt: str, cmap: ColumnMap, source: str):
-    """Map every record to `messages`; consumed columns are removed, others pass through."""
+def to_messages(raw, fmt: str, cmap: ColumnMap, source: str, require_answer: bool = True):
+    """Map every record to `messages`; consumed columns are removed, others pass through.
+
+    require_answer=False accepts examples that end with the user's turn (test sets without references).
+    """
     needed = [cmap.columns["prompt"], cmap.columns["response"]] if fmt == "alpaca" else [cmap.columns["messages"]]
+    if not require_answer:
+        needed = needed[:1]
     missing = [col for col in needed if col not in raw.column_names]
     if missing:
         raise DataError(f"{source}: missing column(s) {missing} for {fmt} format; found {raw.column_names}. "
@@ -134,8 +140,9 @@ def to_messages(raw, fmt: str, cmap: ColumnMap, source: str):
         for row, idx in enumerate(indices):
             rec = {k: v[row] for k, v in batch.items()}
             where = f"{source}: record {idx + 1}"
-            msgs = _alpaca(rec, cmap.columns, where) if fmt == "alpaca" else _conversation(rec, cmap, where)
-            _check_order(msgs, where)
+            msgs = (_alpaca(rec, cmap.columns, where, require_answer) if fmt == "alpaca"
+                    else _conversation(rec, cmap, where))
+            _check_order(msgs, where, require_answer)
             out.append(msgs)
         return {"messages": out}
 

@@ -205,7 +205,7 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
         duplicate_examples=list(dup_groups.values())[:10], languages=shares, mixed_languages=len(major) > 1)
 
     categories = None
-    if "category" in ds.column_names:
+    if "category" in ds.column_names or "topic" in ds.column_names:
         categories = _categories(ds, test, dataset_dir, formatting)
 
     report = DataReport(
@@ -226,6 +226,6 @@ def _categories(ds, test: str | None, dataset_dir: str, formatting: str) -> dict
         from .categories import category_report
     except ImportError:
         return None
-    test_ds = load_dataset(test, dataset_dir=dataset_dir, formatting=formatting) if test else None
+    test_ds = load_dataset(test, dataset_dir=dataset_dir, formatting=formatting, require_answer=False) if test else None
     rep = category_report(ds, test_ds)
     return rep.model_dump(mode="json") if hasattr(rep, "model_dump") else rep

@@ -94,14 +94,14 @@ def _from_dataset_info(name: str, dataset_dir: Path) -> tuple[Path, str, ColumnM
     return file, fmt, ColumnMap.from_info(fmt, entry.get("columns", {}), entry.get("tags", {}))
 
 
-def _load_one(spec: str, dataset_dir: Path, formatting: str):
+def _load_one(spec: str, dataset_dir: Path, formatting: str, require_answer: bool = True):
     path = Path(spec).expanduser()
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS and p.name != "dataset_info.json")
         if not files:
             raise DataError(f"{path}: folder has no .json/.jsonl/.csv/.parquet files")
         import datasets
-        return datasets.concatenate_datasets([_load_one(str(f), dataset_dir, formatting) for f in files])
+        return datasets.concatenate_datasets([_load_one(str(f), dataset_dir, formatting, require_answer) for f in files])
     if path.suffix.lower() in EXTENSIONS or path.exists():
         raw, fmt, cmap = _read_file(path), formatting, None
         source = str(path)
@@ -113,18 +113,21 @@ def _load_one(spec: str, dataset_dir: Path, formatting: str):
     if fmt == "auto":
         fmt = detect_format(raw.column_names, source)
     cmap = cmap or ColumnMap.default(fmt)
-    return to_messages(raw, fmt, cmap, source)
+    return to_messages(raw, fmt, cmap, source, require_answer)
 
 
 def load_dataset(spec: str, dataset_dir: str | Path = "data", formatting: str = "auto",
-                 max_samples: int | None = None, seed: int | None = None):
-    """Load one or more (comma-separated) files or dataset_info.json names into a `messages` Dataset."""
+                 max_samples: int | None = None, seed: int | None = None, require_answer: bool = True):
+    """Load one or more (comma-separated) files or dataset_info.json names into a `messages` Dataset.
+
+    require_answer=False (test sets) also accepts examples whose last turn is the user's.
+    """
     import datasets
 
     if not spec or not str(spec).strip():
         raise UserError("no dataset given: pass a data file (--data / dataset: path.jsonl)")
     parts = [s.strip() for s in str(spec).split(",") if s.strip()]
-    sets = [_load_one(p, Path(dataset_dir), formatting) for p in parts]
+    sets = [_load_one(p, Path(dataset_dir), formatting, require_answer) for p in parts]
     ds = sets[0] if len(sets) == 1 else datasets.concatenate_datasets(sets)
     if max_samples is not None and max_samples < len(ds):
         ds = (ds.shuffle(seed=seed) if seed is not None else ds).select(range(max_samples))

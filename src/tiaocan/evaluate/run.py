@@ -99,7 +99,8 @@ def evaluate(target: str, test: str, base: bool = False, model: Optional[str] = 
     loaded = load_target(target, base_model=model)
     cfg = loaded.config
     ddir = dataset_dir or (cfg.dataset_dir if cfg else "data")
-    test_ds = load_dataset(test, dataset_dir=ddir, max_samples=max_samples, seed=seed if max_samples else None)
+    test_ds = load_dataset(test, dataset_dir=ddir, max_samples=max_samples, seed=seed if max_samples else None,
+                           require_answer=False)
     if len(test_ds) == 0:
         raise UserError(f"the test set {test} has no rows")
     notes: list[str] = []
