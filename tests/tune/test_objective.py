@@ -57,3 +57,17 @@ def test_objective_needs_held_out_data(tune_config, tmp_path):
         Objective(base, build_space(base), tmp_path, full_run_examples=10)
     with pytest.raises(UserError, match="--eval-data"):
         Objective(build_config(tune_config), build_space(base), tmp_path, full_run_examples=10, metric="fact_accuracy")
+
+
+def test_fixed_trial_with_an_eval_metric_scores_the_trained_adapter(tune_config, tmp_path):
+    """--metric fact_accuracy: the trial trains, then `tiaocan.evaluate` scores the run on the test set."""
+    from conftest import SUPPORT
+
+    base = build_config(tune_config)
+    space = build_space(base, expected_trials=10, micro_batch=2)
+    test = str(SUPPORT.with_name("test.jsonl"))
+    obj = Objective(base, space, tmp_path / "trials", full_run_examples=28, metric="fact_accuracy", eval_data=test)
+    trial = optuna.trial.FixedTrial({"learning_rate": 3e-3, "effective_batch": 4, "num_train_epochs": 1})
+    value = obj(trial)
+    assert 0.0 <= value <= 1.0
+    assert trial.user_attrs["stop_reason"] == "completed"
