@@ -60,7 +60,7 @@ def test_saved_activations_other_families(kind, attn):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from conftest import tiny_config
+    from plan_helpers import tiny_config
     from tiaocan.plan.shapes import shape_from_config
 
     cfg = tiny_config(kind, hidden_size=128, intermediate_size=256)

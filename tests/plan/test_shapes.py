@@ -6,7 +6,7 @@ from tiaocan.errors import UserError
 from tiaocan.plan.archs import BUILTIN, builtin_key
 from tiaocan.plan.shapes import load_shape, shape_from_config
 
-from conftest import tiny_config
+from plan_helpers import tiny_config
 
 
 def _instantiated_count(cfg) -> int:

@@ -29,7 +29,3 @@ def base_cfg(tiny_model_dir, train_file, tmp_path):
     return dict(model_name_or_path=str(tiny_model_dir), dataset=str(train_file), cutoff_len=128,
                 per_device_train_batch_size=4, gradient_accumulation_steps=1, num_train_epochs=1,
                 learning_rate=1e-2, save_steps=1000, output_dir=str(tmp_path / "run"), seed=7)
-
-
-def read_log(run_dir):
-    return [json.loads(line) for line in (run_dir / "trainer_log.jsonl").read_text().splitlines()]

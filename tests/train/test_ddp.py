@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import read_log
+from train_helpers import read_log
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 import yaml
 
-from conftest import read_log
+from train_helpers import read_log
 
 KILL_AT = 6  # checkpoint-4 exists by then and the first epoch (10 steps) is not over
 

@@ -4,7 +4,7 @@ import json
 import pytest
 from transformers import TrainerCallback
 
-from conftest import read_log
+from train_helpers import read_log
 
 FULL = dict(finetuning_type="full", learning_rate=1e-2, num_train_epochs=3)  # the tiny model learns fast this way
 

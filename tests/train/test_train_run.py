@@ -4,7 +4,7 @@ import json
 import pytest
 import yaml
 
-from conftest import read_log
+from train_helpers import read_log
 
 # Fixed seed, CPU: the first optimizer steps' losses of the LoRA run below. Re-pin only on purpose
 # (a change here means training itself changed: data order, loss normalisation, init or schedule).

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from tiaocan.cli import app
 
-from conftest import SUPPORT
+from tune_helpers import SUPPORT
 
 
 def test_cli_plans_then_tunes_with_the_plan_as_trial_zero(tiny_model_dir, tmp_path):

@@ -61,7 +61,7 @@ def test_objective_needs_held_out_data(tune_config, tmp_path):
 
 def test_fixed_trial_with_an_eval_metric_scores_the_trained_adapter(tune_config, tmp_path):
     """--metric fact_accuracy: the trial trains, then `tiaocan.evaluate` scores the run on the test set."""
-    from conftest import SUPPORT
+    from tune_helpers import SUPPORT
 
     base = build_config(tune_config)
     space = build_space(base, expected_trials=10, micro_batch=2)

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import small_config
+from tune_helpers import small_config
 
 PG_URL = os.environ.get("TIAOCAN_TEST_PG_URL")
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="TIAOCAN_TEST_PG_URL is not set "

@@ -9,7 +9,7 @@ from tiaocan.config import load_config
 from tiaocan.errors import UserError
 from tiaocan.tune import tune
 
-from conftest import small_config
+from tune_helpers import small_config
 
 
 @pytest.fixture(scope="module")
