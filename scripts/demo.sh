@@ -18,7 +18,7 @@ $T plan --model smollm2-135m --data "$DATA/train.jsonl" -o "$OUT/plan.yaml" --js
 # which stops by itself once the loss is in the 0.7-1.4 band).
 STEPS=${DEMO_STEPS:-60}
 echo "== 3/5 train the plan (loss-band stop; capped at max_steps=$STEPS for a quick CPU demo)"
-$T train "$OUT/plan.yaml" output_dir="$OUT/run" max_steps="$STEPS" --overwrite --json "$OUT/run_summary.json"
+$T train "$OUT/plan.yaml" output_dir="$OUT/run" max_steps="$STEPS" eval_steps=20 --overwrite --json "$OUT/run_summary.json"
 
 echo "== 4/5 diagnose the run"
 $T diagnose "$OUT/run" --json "$OUT/diagnosis.json"
