@@ -56,12 +56,16 @@ def _point(rec: dict[str, Any], step_key: str) -> dict[str, Any] | None:
     return None
 
 
-def read_jsonl(path: Path, notes: list[str]) -> tuple[list[dict], dict[str, Any]]:
-    """Parse trainer_log.jsonl. Returns (points, progress) where progress has current/total steps seen."""
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e})") from None
+
+
+def read_jsonl(path: Path, notes: list[str]) -> tuple[list[dict], dict[str, Any]]:
+    """Parse trainer_log.jsonl. Returns (points, progress) where progress has current/total steps seen."""
+    text = _read_text(path)
     lines = text.splitlines()
     points: list[dict] = []
     progress: dict[str, Any] = {}
@@ -122,10 +126,7 @@ def _salvage_log_history(text: str) -> list[dict]:
 
 def read_state(path: Path, notes: list[str]) -> tuple[list[dict], dict[str, Any]]:
     """Parse HF trainer_state.json (salvaging a truncated file). Returns (points, state without log_history)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e})") from None
+    text = _read_text(path)
     if not text.strip():
         raise UserError(f"{path}: the file is empty")
     try:
