@@ -160,6 +160,7 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
     quiet_progress(len(ds) < 20_000)
     if num_proc is None and len(ds) >= 20_000:
         num_proc = min(2, os.cpu_count() or 1)
+    num_proc = num_proc if num_proc and num_proc > 1 else None  # 0/1: in this process, no worker pool
     probe_cutoff = cutoff_len or context
     stats = ds.map(_inspect_batch, batched=True, batch_size=1000, num_proc=num_proc,
                    remove_columns=ds.column_names, desc="tokenizing", load_from_cache_file=False,
