@@ -163,3 +163,15 @@ def test_band_from_config_and_argument():
 def test_divergence_on_a_very_short_log():
     assert "divergence" in ids(make_curves([3.4, 4.2, 9.8, 15.6, 19.9]))
     assert "divergence" not in ids(make_curves([3.4, 3.1, 3.3, 2.9, 3.0]))
+
+
+def test_more_epochs_also_lifts_a_max_steps_cap():
+    from tiaocan.diagnose.suggest import suggest_config
+    from tiaocan.diagnose.types import Change, Finding
+
+    f = Finding.model_construct(id="underfit", severity="warning",
+                                changes=[Change(key="num_train_epochs", old=6, new=9, why="still falling")])
+    out, changes = suggest_config({"num_train_epochs": 6, "max_steps": 60}, [f])
+    assert out["num_train_epochs"] == 9 and out["max_steps"] == -1
+    out, _ = suggest_config({"num_train_epochs": 6}, [f])
+    assert "max_steps" not in out

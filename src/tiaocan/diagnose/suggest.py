@@ -24,6 +24,12 @@ def merge_changes(findings: list[Finding]) -> list[Change]:
 
 def suggest_config(config: dict[str, Any], findings: list[Finding]) -> tuple[dict[str, Any], list[Change]]:
     changes = merge_changes(findings)
+    keys = {c.key for c in changes}
+    max_steps = config.get("max_steps")
+    if "num_train_epochs" in keys and "max_steps" not in keys and isinstance(max_steps, int) and max_steps > 0:
+        # a set max_steps overrides num_train_epochs in the Trainer: the new epoch count would never take effect
+        changes.append(Change(key="max_steps", old=max_steps, new=-1,
+                              why="max_steps caps the run before the new num_train_epochs"))
     out = dict(config)
     for c in changes:
         out[c.key] = c.new
