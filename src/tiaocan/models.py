@@ -7,7 +7,6 @@ safetensors directory under the user cache dir so later loads take seconds.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -131,6 +130,3 @@ def context_length(config: Any) -> int:
             return v
     return 1 << 20
 
-
-def read_config_json(path: str) -> dict[str, Any]:
-    return json.loads((Path(path) / "config.json").read_text())

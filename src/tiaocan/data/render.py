@@ -43,7 +43,7 @@ def _render(template: str, kwargs: dict[str, Any], convs: list[list[dict]], add_
 
 
 @lru_cache(maxsize=16)
-def _template_info_cached(tokenizer_id: int, template: str, kwargs: tuple) -> TemplateInfo:
+def _template_info_cached(template: str, kwargs: tuple) -> TemplateInfo:
     text = _render(template, dict(kwargs), [[{"role": "user", "content": _PROBE_U},
                                               {"role": "assistant", "content": _PROBE_A}]])[0]
     pos = text.find(_PROBE_A)
@@ -58,7 +58,7 @@ def template_info(tokenizer) -> TemplateInfo:
     if not template:
         raise UserError("the tokenizer has no chat_template; use an instruct/chat model")
     kwargs = tuple(sorted((k, v) for k, v in tokenizer.special_tokens_map.items() if isinstance(v, str)))
-    return _template_info_cached(id(tokenizer), template, kwargs)
+    return _template_info_cached(template, kwargs)
 
 
 def _answer_spans_by_prefix(info: TemplateInfo, msgs: list[dict]) -> list[tuple[int, int]]:
