@@ -76,3 +76,22 @@ def test_space_overrides_parse_and_reject_empty_ranges():
 def test_a_dimension_can_be_fixed():
     sp = build_space(BASE, expected_trials=10, overrides=parse_space_overrides(["num_train_epochs=fixed"]))
     assert sp.names() == ["learning_rate", "effective_batch"]
+
+
+def test_space_filling_puts_one_point_in_every_stratum_of_every_dimension():
+    sp = build_space(BASE, expected_trials=10)
+    pts = sp.space_filling(8, seed=3)
+    lr = sp.params[0]
+    decades = sorted(int(8 * math.log(p["learning_rate"] / lr.low) / math.log(lr.high / lr.low)) for p in pts)
+    assert decades == list(range(8))  # the whole log range, evenly, edges included
+    batches = sp.params[1].choices
+    assert sorted({p["effective_batch"] for p in pts}) == batches  # 8 points over 5 batches: each at least once
+    for p in pts:
+        for name, dist in sp.distributions().items():
+            dist.to_internal_repr(p[name])
+    assert sp.space_filling(8, seed=3) == pts and sp.space_filling(8, seed=4) != pts
+
+
+def test_the_range_test_sets_the_top_of_the_learning_rate_range_even_above_ten_times_the_base():
+    lr = build_space(BASE, lr_upper=2e-2).params[0]
+    assert math.isclose(lr.high, 2e-2) and math.isclose(lr.low, 2e-5)  # base / 10 still included

@@ -52,6 +52,7 @@ def test_successive_halving_prunes_a_worse_trial_at_the_first_rung():
     cb = ReportCallback(better, effective_batch=1, prune=True, over_budget=None)
     cb.on_evaluate(None, _state(10), None, metrics={"eval_loss": 1.5})  # no exception: promoted
     assert better.user_attrs["examples"] == 10 and full // EVALS_PER_RUN == 10
+    assert isinstance(make_pruner("asha", full), optuna.pruners.SuccessiveHalvingPruner)
 
 
 def test_budget_stop_mid_trial_but_not_at_the_last_eval():
@@ -73,7 +74,7 @@ def test_failure_reasons():
 def test_no_pruning_when_runs_are_too_short_to_judge():
     from tiaocan.tune.study import first_rung
 
-    assert first_rung(900, base_batch=8) == 100  # 1/9 of the run, already past 3 optimizer steps
+    assert first_rung(900, base_batch=8) == 104  # 1/9 of the run (100), rounded up to whole steps of 8
     assert first_rung(90, base_batch=8) == 24  # at least 3 optimizer steps of the base batch
     assert first_rung(40, base_batch=8) is None  # the first rung would come after a third of the run
     assert isinstance(make_pruner("asha", 40, 8), optuna.pruners.NopPruner)

@@ -19,17 +19,34 @@ def tuned(tiny_model_dir, tmp_path_factory):
     cfg = small_config(tiny_model_dir, out, gradient_accumulation_steps=1)  # 14 steps: long enough to prune
     kw = dict(config=cfg, output_dir=out, study="s", quiet=True, seed=0)
     first = tune(max_trials=2, budget="2x", **kw)
-    second = tune(max_trials=6, budget="5x", **kw)  # a larger budget extends the study, same space
+    second = tune(max_trials=9, budget="5x", **kw)  # a larger budget extends the study, same space
     return cfg, out, first, second
 
 
-def test_plan_config_is_trial_zero(tuned):
+def test_plan_config_is_trial_zero_and_probes_the_first_rung(tuned):
     cfg, _, first, second = tuned
     t0 = second.trials[0]
-    assert t0.number == 0 and t0.role == "plan" and t0.state == "COMPLETE"
+    assert t0.number == 0 and t0.role == "plan" and t0.state == "PRUNED"  # 14 steps: long enough for a wave
     assert t0.params["learning_rate"] == cfg["learning_rate"]
     assert [t.role for t in second.trials].count("plan") == 1  # not enqueued again on resume
-    assert second.plan_value == t0.value
+    rerun = [t for t in second.trials if t.role == "promoted" and t.params == t0.params and t.state == "COMPLETE"]
+    assert second.plan_value == (rerun[0].value if rerun else None)
+
+
+def test_first_wave_spreads_the_learning_rate_and_its_best_third_is_re_run(tuned):
+    _, _, _, r = tuned
+    wave = [t for t in r.trials if t.role in ("plan", "probe")]
+    assert len(wave) == 6  # budget 2x when the study was created: 9 x 2/3
+    full = max(t.examples for t in r.trials if t.state == "COMPLETE")
+    assert all(t.state == "PRUNED" and t.examples == 6 < full or t.state == "FAIL" for t in wave), \
+        [(t.number, t.state, t.examples) for t in r.trials]  # first rung: 3 optimizer steps of 2
+    lrs = sorted(t.params["learning_rate"] for t in wave)
+    assert lrs[-1] / lrs[0] > 30  # spread over the two decades, not clustered around the plan
+    promoted = [t for t in r.trials if t.role == "promoted"]
+    first_rung_loss = {t.number: t.curve[0][1] for t in wave if t.curve}
+    best_two = sorted(first_rung_loss, key=first_rung_loss.get)[:2]
+    assert [t.params for t in promoted] == [wave[n].params for n in best_two]
+    assert any(t.state == "COMPLETE" for t in promoted)
 
 
 def test_resume_continues_the_same_study(tuned):
@@ -53,7 +70,10 @@ def test_pruned_trials_stop_early(tuned):
 
 def test_best_is_never_worse_than_the_plan_and_outputs_are_written(tuned):
     _, out, _, r = tuned
-    assert r.best_value <= r.plan_value and r.gain_over_plan >= 0
+    if r.plan_value is not None:  # the plan was promoted and ran to the end
+        assert r.best_value <= r.plan_value and r.gain_over_plan >= 0
+    else:  # successive halving stopped it: two thirds of the wave did better at the same examples
+        assert any("stopped at the first rung" in n for n in r.notes)
     assert r.compute_full_runs <= 5.0 + 1.0  # the last trial may finish its current eval interval
     best = load_config(r.outputs["best_config"])
     assert best.learning_rate == pytest.approx(r.best_params["learning_rate"])

@@ -96,11 +96,13 @@ class Objective:
     """Callable for `study.optimize`: samples a config from `space` around `base`, trains it, returns the metric.
 
     `full_run_examples`: examples one full run of the base config processes (sets the eval cadence, so every trial
-    is evaluated at the same examples-seen points). `over_budget(trial number, seconds, tokens)`: asked at each eval.
+    is evaluated at the same examples-seen points; `eval_every_examples` overrides it).
+    `over_budget(trial number, seconds, tokens)`: asked at each eval.
     """
 
     def __init__(self, base: TrainConfig, space: SearchSpace, workdir: str | Path, *, full_run_examples: int,
-                 metric: str = "eval_loss", evals_per_run: int = 8, prune: bool = True,
+                 metric: str = "eval_loss", evals_per_run: int = 8, eval_every_examples: int | None = None,
+                 prune: bool = True,
                  over_budget: Callable[[int, float, int], bool] | None = None, eval_data: str | None = None,
                  keep_weights: bool = False, quiet: bool = True):
         if base.val_size <= 0 and not base.eval_dataset:
@@ -110,6 +112,7 @@ class Objective:
         metric_direction(metric)
         self.base, self.space, self.workdir = base, space, Path(workdir)
         self.full_run_examples, self.metric, self.evals_per_run = max(1, full_run_examples), metric, evals_per_run
+        self.eval_every_examples = eval_every_examples  # the first pruning rung: evals land on every rung
         self.prune = prune and metric in LOSS_METRICS  # the pruner compares eval losses; other metrics come at the end
         self.over_budget, self.eval_data, self.keep_weights, self.quiet = over_budget, eval_data, keep_weights, quiet
         self.current: ReportCallback | None = None  # the running trial's reporter (its spend, for the budget)
@@ -117,7 +120,8 @@ class Objective:
     def config_for(self, trial, values: dict[str, Any]) -> TrainConfig:
         cfg = self.space.apply(self.base, values)
         eb = cfg.effective_batch()
-        every = max(1, round(self.full_run_examples / self.evals_per_run / eb))
+        every_examples = self.eval_every_examples or self.full_run_examples / self.evals_per_run
+        every = max(1, round(every_examples / eb))
         return cfg.model_copy(update=dict(
             output_dir=str(self.workdir / f"trial-{trial.number:04d}"), overwrite_output_dir=True,
             eval_steps=every, save_steps=10**9, save_total_limit=1, plot_loss=False, report_to="none",

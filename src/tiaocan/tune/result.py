@@ -11,7 +11,9 @@ class TrialRecord(BaseModel):
     state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
     value: float | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    role: str | None = Field(None, description="'plan' for the enqueued base configuration (trial 0).")
+    role: str | None = Field(None, description="'plan': the base configuration (trial 0); 'probe': the first wave "
+                             "(stops at the first rung); 'promoted': a re-run of the wave's best third; 'spread': "
+                             "spread start points when nothing is pruned.")
     steps: int = 0
     examples: int = Field(0, description="Training examples processed before the trial ended (its pruning step).")
     tokens: int = 0

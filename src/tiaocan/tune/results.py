@@ -42,6 +42,12 @@ def collect(study, name: str, storage: str, metric: str, direction: str, budget:
     complete = [t for t in trials if t.state == "COMPLETE" and t.value is not None]
     best = (min if direction == "minimize" else max)(complete, key=lambda t: t.value) if complete else None
     plan = next((t for t in complete if t.role == "plan"), None)
+    plan_probe = next((t for t in trials if t.role == "plan"), None)
+    if plan is None and plan_probe is not None:  # the plan probed in the first wave, then promoted and re-run
+        plan = next((t for t in complete if t.role == "promoted" and t.params == plan_probe.params), None)
+    if plan is None and plan_probe is not None and plan_probe.state == "PRUNED":
+        notes.append(f"the plan's configuration (trial {plan_probe.number}) was stopped at the first rung: at least "
+                     "two thirds of the first wave had a lower eval loss at the same number of examples")
     gain = None
     if best and plan and plan.value:
         sign = 1 if direction == "minimize" else -1

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from ..config import TrainConfig
 from ..errors import UserError
 
-LR_SPAN = 10.0  # the learning rate is searched over [base / 10, base * 10] unless the range test lowers the top
+LR_SPAN = 10.0  # the learning rate is searched over [base / 10, base * 10] unless the range test sets the top
+LR_DECADES = 2.0  # the range spans two decades below its top (LoRA's good learning rates span about that much)
 BATCH_FACTORS = (0.25, 0.5, 1, 2, 4)  # effective batches around the base one
 MAX_EPOCHS = 10  # practitioner rule: stay within about 10 epochs
 RANK_CHOICES = (8, 16, 32, 64)
@@ -53,6 +54,16 @@ class Param(BaseModel):
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
 
+    def at(self, u: float) -> Any:
+        """The value at quantile u in [0, 1) of this dimension (log-scaled ranges are cut evenly in log space)."""
+        if self.kind == "categorical":
+            return self.choices[min(len(self.choices) - 1, int(u * len(self.choices)))]
+        if self.log:
+            v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            v = self.low + u * (self.high - self.low)
+        return self.clamp(v)
+
     def clamp(self, value: Any) -> Any:
         """The nearest value inside this dimension (used to express the base config as a trial)."""
         if self.kind == "categorical":
@@ -83,6 +94,21 @@ class SearchSpace(BaseModel):
 
     def suggest(self, trial) -> dict[str, Any]:
         return {p.name: p.suggest(trial) for p in self.params}
+
+    def space_filling(self, n: int, seed: int = 0) -> list[dict[str, Any]]:
+        """n points spread over the space (a Latin hypercube: each dimension's range cut into n strata, one point
+        at a random place in each, strata paired at random). Random or TPE start points leave gaps a small budget
+        never fills; here every decade of the learning rate gets its share of the first trials. (Mid-strata
+        points would put one exactly on the base value, the range's log centre, which is already trial 0.)"""
+        import random
+
+        rng = random.Random(seed)
+        columns = {}
+        for p in self.params:
+            strata = list(range(n))
+            rng.shuffle(strata)
+            columns[p.name] = [p.at((k + rng.random()) / n) for k in strata]
+        return [{name: col[i] for name, col in columns.items()} for i in range(n)]
 
     def params_of(self, cfg: TrainConfig) -> dict[str, Any]:
         """The base config expressed in this space (enqueued as trial 0: tuning never ends worse than planning)."""
@@ -131,11 +157,14 @@ def build_space(base: TrainConfig, *, expected_trials: float = 30, micro_batch: 
                 lr_upper: float | None = None, tune_rank: bool = False,
                 overrides: dict[str, Any] | None = None) -> SearchSpace:
     """The space around `base`. `micro_batch`: the largest micro batch the memory fitter says fits (default: the
-    base's). `lr_upper`: a divergence limit from the LR range test. `overrides`: name -> (low, high) or [choices]."""
+    base's). `lr_upper`: half the learning rate where the LR range test's loss blew up (or the sweep's end); it
+    becomes the top of the range whether above or below base x 10 (the test measured where training breaks; the
+    base value is a rule of thumb), and the range reaches LR_DECADES below it and at least base / 10.
+    `overrides`: name -> (low, high) or [choices]."""
     micro = micro_batch or base.per_device_train_batch_size
     lr = base.learning_rate
-    lr_high = lr * LR_SPAN if lr_upper is None else min(lr * LR_SPAN, lr_upper)
-    lr_low = min(lr / LR_SPAN, lr_high / LR_SPAN**2)
+    lr_high = lr * LR_SPAN if lr_upper is None else lr_upper
+    lr_low = lr / LR_SPAN if lr_upper is None else min(lr / LR_SPAN, lr_high / 10**LR_DECADES)
     eb = base.effective_batch()
     batches = sorted({max(1, int(round(eb * f))) for f in BATCH_FACTORS})
     epochs_high = min(MAX_EPOCHS, max(2, math.ceil(base.num_train_epochs * 2)))

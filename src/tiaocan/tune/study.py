@@ -15,13 +15,11 @@ from typing import Any, Callable
 from ..config import TrainConfig, build_config, load_config
 from ..errors import UserError
 from .budget import Budget, check_budget, parse_budget, study_spend
-from .objective import Objective, TrialFailed, metric_direction
+from .objective import LOSS_METRICS, Objective, TrialFailed, metric_direction
+from .pruning import EVALS_PER_RUN, REDUCTION, first_rung, make_pruner, promote, rungs_below_full, wave_size  # noqa: F401
 from .space import SearchSpace, build_space, capacity_may_matter, parse_space_overrides
 from .storage import GRACE_S, HEARTBEAT_S, default_url, open_storage, redact
 
-REDUCTION = 3  # successive halving keeps the best third at each rung
-RUNGS = 2  # rungs below the full run: at 1/9 and 1/3 of a full run
-EVALS_PER_RUN = REDUCTION ** RUNGS  # evals land exactly on the rungs
 DEFAULT_VAL = 0.1
 
 
@@ -79,30 +77,19 @@ def full_run(cfg: TrainConfig, n_train: int, tokens_per_epoch: int) -> tuple[int
     return int(math.ceil(n_train * cfg.num_train_epochs)), int(tokens_per_epoch * cfg.num_train_epochs)
 
 
-MIN_RUNG_STEPS = 3  # an eval loss after fewer optimizer steps mostly measures the warmup, not the config
-LR_ANCHORS = (4.0, 0.25)  # after the plan, probe the learning rate on both sides of it (it matters most)
-
-
-def first_rung(full_examples: int, base_batch: int) -> int | None:
-    """Examples seen at the first pruning rung, or None when runs are too short to prune reliably (the first
-    rung would come after a third of the run)."""
-    first = max(1, full_examples // EVALS_PER_RUN, MIN_RUNG_STEPS * base_batch)
-    return first if first * REDUCTION <= full_examples else None
-
-
-def make_pruner(kind: str, full_examples: int, base_batch: int = 1):
-    import optuna
-
-    first = first_rung(full_examples, base_batch)
-    if first is None:
-        kind = "none"
-    if kind in ("asha", "successive_halving", "sha"):
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=REDUCTION)
-    if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=full_examples, reduction_factor=REDUCTION)
-    if kind in ("none", "off"):
-        return optuna.pruners.NopPruner()
-    raise UserError(f"--pruner {kind}: choose asha, hyperband or none")
+def first_trials(study, space: SearchSpace, base: TrainConfig, *, probes: int, full_trials: int, seed: int) -> None:
+    """Queue the plan as trial 0, then points spread over the space (`SearchSpace.space_filling`). With pruning,
+    `probes` points (the plan included) form the first wave and stop at the first rung; without it, `full_trials`
+    points run to the end. Either way the sampler starts from an even cover instead of a few random draws."""
+    plan_params = space.params_of(base)
+    wave = probes > 0
+    study.enqueue_trial(plan_params, user_attrs={"role": "plan", "probe": wave}, skip_if_exists=True)
+    extra = (probes if wave else full_trials) - 1
+    if extra <= 0:
+        return
+    for values in space.space_filling(extra, seed=seed):
+        study.enqueue_trial(values, user_attrs={"role": "probe" if wave else "spread", "probe": wave},
+                            skip_if_exists=True)
 
 
 def open_study(storage, name: str, space: SearchSpace, direction: str, full_tokens: int, seed: int, pruner,
@@ -178,7 +165,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
 
         lr_upper, blew_up = _lrt(base, out / "lr-range-test", quiet=quiet)
         notes.append(f"LR range test: the loss blew up at {2 * lr_upper:.3g}; the search stops at {lr_upper:.3g}"
-                     if blew_up else f"LR range test: no blow-up up to {lr_upper:.3g}; the range is not capped")
+                     if blew_up else f"LR range test: no blow-up up to {lr_upper:.3g}; the search goes up to there")
     if tune_rank is None:
         tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
     overrides_space = parse_space_overrides(space) if isinstance(space, list) else space
@@ -195,14 +182,15 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
                                make_pruner(pruner, full_examples, base.effective_batch()),
                                base_sig, explicit_space=bool(overrides_space))
     full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
+    prunes = pruner != "none" and metric in LOSS_METRICS  # other metrics are scored after a trial ends
+    first = first_rung(full_examples, base.effective_batch()) if prunes else None
     if not study_obj.trials:
-        plan_params = sp.params_of(base)
-        study_obj.enqueue_trial(plan_params, user_attrs={"role": "plan"}, skip_if_exists=True)
-        if "learning_rate" in sp.names() and expected_trials >= 6:
-            lr = next(p for p in sp.params if p.name == "learning_rate")
-            for f in LR_ANCHORS:  # the sampler's random start would leave whole decades of lr unexplored
-                study_obj.enqueue_trial({**plan_params, "learning_rate": lr.clamp(plan_params["learning_rate"] * f)},
-                                        user_attrs={"role": "lr_anchor"}, skip_if_exists=True)
+        # The wave is ASHA's bottom rung (see tune/pruning.py); Hyperband runs its own brackets, so it and
+        # unpruned searches start from spread full trials instead (one per full run of budget, at most 4).
+        asha = first is not None and pruner in ("asha", "sha", "successive_halving")
+        probes = wave_size(runs, rungs_below_full(full_examples, first)) if asha else 0
+        spread = max(1, min(4, math.ceil(runs) if runs is not None else 4))
+        first_trials(study_obj, sp, base, probes=probes, full_trials=spread, seed=seed)
 
     def spent(extra: tuple[float, int] = (0.0, 0), exclude: int | None = None) -> float:
         return study_spend(study_obj.get_trials(deepcopy=False), full_tokens, extra, exclude).of(bud)
@@ -211,7 +199,8 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
         return spent((seconds, tokens), number) >= bud.amount
 
     objective = Objective(base, sp, out / "trials", full_run_examples=full_examples, metric=metric,
-                          evals_per_run=EVALS_PER_RUN, prune=pruner != "none", over_budget=over_budget,
+                          evals_per_run=EVALS_PER_RUN, eval_every_examples=first, prune=pruner != "none",
+                          over_budget=over_budget,
                           eval_data=eval_data, quiet=True)
     started = time.time()
     progress = _Progress(bud, spent, quiet, on_trial)
@@ -225,6 +214,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
             quiet=True, _space=sp, _write=False))
 
     def stop_when_spent(st_, trial) -> None:
+        promote(st_)  # after the wave's last probe: re-queue its best third
         progress(st_, trial)
         if spent() >= bud.amount or (max_trials is not None and _finished(st_) >= max_trials):
             st_.stop()
@@ -233,6 +223,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _quiet_libraries()
+    promote(study_obj)  # a study interrupted between its wave and the promotion
     if spent() < bud.amount and (max_trials is None or _finished(study_obj) < max_trials):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning)
