@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ["plain", "plain-bf16", "tiaocan", "tiaocan-bf16"]
+VARIANTS = ["plain", "plain-bf16", "tiaocan", "tiaocan-bf16", "tiaocan-grouped", "tiaocan-bf16-grouped"]
 SUPPORT = ROOT / "src" / "tiaocan" / "examples" / "support" / "train.jsonl"
 FAQ_DIR = Path("/usr/share/doc/python3.11/html/faq")
 
@@ -106,14 +106,14 @@ def worker_plain(a, bf16: bool = False) -> dict:
     return {"seconds": timer.wall, "cpu_seconds": timer.cpu, "steps": out.global_step, "loss": out.training_loss}
 
 
-def worker_tiaocan(a, bf16: bool) -> dict:
+def worker_tiaocan(a, bf16: bool, packing: bool = True) -> dict:
     from tiaocan.train import train
 
     timer = loop_timer()
     with tempfile.TemporaryDirectory() as tmp:
         s = train(dict(model_name_or_path=a.model_dir, dataset=a.data, cutoff_len=a.cutoff, per_device_train_batch_size=a.micro,
                        gradient_accumulation_steps=a.accum, num_train_epochs=1, learning_rate=2e-4, lora_rank=8,
-                       packing=True, bf16=bf16, save_steps=10**6, plot_loss=False, output_dir=tmp, seed=0),
+                       packing=packing, bf16=bf16, save_steps=10**6, plot_loss=False, output_dir=tmp, seed=0),
                   callbacks=[timer], quiet=True)
         rows = [json.loads(x) for x in (Path(tmp) / "trainer_log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in rows if "loss" in r]
@@ -143,8 +143,8 @@ def main() -> None:
     p.add_argument("--model-dir", help="model folder (default: the embedded smollm2-135m)")
     a = p.parse_args()
     if a.worker:
-        bf16 = a.worker.endswith("-bf16")
-        res = worker_plain(a, bf16) if a.worker.startswith("plain") else worker_tiaocan(a, bf16)
+        bf16 = "-bf16" in a.worker
+        res = worker_plain(a, bf16) if a.worker.startswith("plain") else worker_tiaocan(a, bf16, "-grouped" not in a.worker)
         res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         import torch
 

@@ -142,8 +142,9 @@ def _load_model(cfg: TrainConfig):
     qconf = quantization_config(cfg)  # raises a clear error for QLoRA without CUDA
     if qconf is not None:
         kwargs.update(quantization_config=qconf, device_map={"": int(os.environ.get("LOCAL_RANK", "0"))})
-    elif torch.cuda.is_available() and cfg.finetuning_type == "lora" and (cfg.bf16 or cfg.fp16):
-        # LoRA on GPU: the frozen base in 16 bit halves its memory; the adapter stays fp32 (PEFT autocasts).
+    elif cfg.finetuning_type == "lora" and (cfg.bf16 or cfg.fp16) and (torch.cuda.is_available() or setup.cpu_has_bf16()):
+        # LoRA: the frozen base in 16 bit halves its memory and saves autocast re-casting every weight at every
+        # matmul (on CPUs with native bf16 too); the adapter stays fp32 (PEFT upcasts it) for exact updates.
         kwargs["dtype"] = torch.bfloat16 if cfg.bf16 else torch.float16
     model = load_model(cfg.model_name_or_path, cfg.trust_remote_code, **kwargs)
     # No KV cache while training: it is useless here and, with a cache, transformers skips the packed-sequence
@@ -157,8 +158,24 @@ def _load_model(cfg: TrainConfig):
 def _make_trainer(cfg: TrainConfig, model, tokenizer, args, data, callbacks: list):
     from transformers import Trainer
 
+    from .loss import label_only_loss, supports_label_only_logits
+
+    label_only = supports_label_only_logits(model)
+
     class TiaocanTrainer(Trainer):
-        """transformers' Trainer + the LoRA+ optimizer when loraplus_lr_ratio is set."""
+        """transformers' Trainer + the LoRA+ optimizer when loraplus_lr_ratio is set + logits only at label positions."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if return_outputs or not model.training or not label_only or self.label_smoother or self.compute_loss_func:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss = label_only_loss(model, inputs, num_items_in_batch)
+            if loss is None:  # no label token in this micro-batch: let the model produce its (zero-weight) loss
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs and num_items_in_batch is not None:
+                # as Trainer.compute_loss does: num_items_in_batch counts every device's tokens, DDP averages grads
+                scale = self.accelerator.num_processes // self.get_tp_size()
+                loss = loss * (scale if self.args.n_gpu <= 1 else self.args.n_gpu)
+            return loss
 
         def create_optimizer(self, model=None):
             if self.optimizer is None and cfg.loraplus_lr_ratio and cfg.finetuning_type == "lora":

@@ -1,0 +1,55 @@
+"""Logits only at label positions: the loss and its gradients equal the model's own causal-LM loss."""
+import pytest
+
+
+def _batches(tiny_tokenizer, train_file):
+    from tiaocan.data import load_dataset, render_dataset
+    from tiaocan.train.data import make_collator
+
+    ds = render_dataset(load_dataset(str(train_file)).select(range(4)), tiny_tokenizer, 128)
+    feats = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in ds]
+    return make_collator(tiny_tokenizer, False)(feats), make_collator(tiny_tokenizer, True)(feats)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_label_only_loss_and_grads_equal_the_models_loss(base_cfg, tiny_tokenizer, train_file, packed):
+    import torch
+
+    from tiaocan.config import build_config
+    from tiaocan.train.loss import label_only_loss, supports_label_only_logits
+    from tiaocan.train.run import _load_model
+
+    batch = _batches(tiny_tokenizer, train_file)[packed]
+    _, model = _load_model(build_config(dict(base_cfg, lora_rank=4)))
+    assert supports_label_only_logits(model)
+    model.train()
+    n_items = int((batch["labels"][..., 1:] != -100).sum())
+    assert 0 < n_items < batch["input_ids"].numel() - 1  # prompts are masked, so logits are skipped somewhere
+
+    def grads(loss):
+        model.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    torch.manual_seed(0)
+    ref = model(**batch, num_items_in_batch=torch.tensor(n_items * 2)).loss  # as under 2-step accumulation
+    g_ref = grads(ref)
+    torch.manual_seed(0)
+    ours = label_only_loss(model, batch, torch.tensor(n_items * 2))
+    g_ours = grads(ours)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-5)
+    for a, b in zip(g_ref, g_ours):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    # without num_items_in_batch it is the mean over this batch's label tokens, like the model's default
+    assert label_only_loss(model, batch).item() == pytest.approx(model(**batch).loss.item(), rel=1e-5)
+
+
+def test_no_label_tokens_gives_none(base_cfg, tiny_tokenizer, train_file):
+    from tiaocan.config import build_config
+    from tiaocan.train.loss import label_only_loss
+    from tiaocan.train.run import _load_model
+
+    batch = dict(_batches(tiny_tokenizer, train_file)[0])
+    batch["labels"] = batch["labels"].clone().fill_(-100)
+    _, model = _load_model(build_config(base_cfg))
+    assert label_only_loss(model, batch) is None
