@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import logging
 import os
 import resource
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -24,7 +27,12 @@ from . import setup
 from .callbacks import EarlyStopping, LogWriter, LossWatch, Progress, StopState
 from .summary import RunSummary, plot_loss
 
-console = Console(highlight=False)
+# Same width rule as the CLI: a pipe or log file gets 120 columns instead of rich's 80, so plan lines do not wrap.
+console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
+# transformers' Trainer reads its own deprecated `is_gradient_checkpointing` property; nothing for a user to change.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+# Checkpoint rotation's note about file mtimes (some container filesystems): it falls back correctly by itself.
+logging.getLogger("transformers.trainer_utils").addFilter(lambda record: "mtime may not be" not in record.getMessage())
 
 
 def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable[Any] = (), resume: bool = False,
@@ -79,7 +87,8 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
             progress.close()
         # ---- save
         if main:
-            trainer.save_model(str(out))
+            with _library_progress_bars_off():
+                trainer.save_model(str(out))
             trainer.save_state()
             if cfg.merge_adapter:
                 _save_merged(trainer.model, tokenizer, out / "merged")
