@@ -89,6 +89,9 @@ def test_killed_worker_trial_is_retried(tiny_model_dir, tmp_path):
         a.send_signal(signal.SIGKILL)  # mid-trial: no chance to mark the trial
         a.wait(10)
         _wait(lambda: retried(victim), 400, f"worker B to retry trial {victim} of the killed worker")
+        # The first wave's probes all stop at the first rung: the study's first full run comes after it.
+        _wait(lambda: True if any(t.state == TrialState.COMPLETE for t in load().get_trials(deepcopy=False)) else None,
+              400, "worker B to complete a trial")
         assert b.poll() is None, (tmp_path / "b" / "worker.log").read_text()[-3000:]  # B kept working through A's death
     finally:
         for p in (a, b):
