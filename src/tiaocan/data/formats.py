@@ -103,6 +103,25 @@ def _alpaca(rec: dict[str, Any], c: dict[str, str], where: str, require_answer: 
     return msgs
 
 
+def _alpaca_batch(batch: dict[str, list], c: dict[str, str], require_answer: bool) -> list | None:
+    """`_alpaca` for a whole batch of plain records (text or missing fields, no history): the same messages
+    without a Python call per record. None when any record needs the per-record path (and its error messages)."""
+    n = len(next(iter(batch.values())))
+    if any(v for v in batch.get(c["history"]) or ()):
+        return None
+    cols = [batch.get(c[k]) or [None] * n for k in ("system", "prompt", "query", "response")]
+    if not all(type(v) is str or v is None for col in cols for v in col):
+        return None
+    out = []
+    for system, prompt, query, response in zip(*cols):
+        msgs = [{"role": "system", "content": system}] if system and system.strip() else []
+        msgs.append({"role": "user", "content": f"{prompt}\n{query}" if prompt and query else prompt or query or ""})
+        if require_answer or response is not None:
+            msgs.append({"role": "assistant", "content": response or ""})
+        out.append(msgs)
+    return out
+
+
 def _conversation(rec: dict[str, Any], cmap: ColumnMap, where: str) -> list[dict[str, str]]:
     t, c = cmap.tags, cmap.columns
     roles = {t["user_tag"]: "user", t["assistant_tag"]: "assistant", t["system_tag"]: "system",
@@ -136,6 +155,10 @@ def to_messages(raw, fmt: str, cmap: ColumnMap, source: str, require_answer: boo
     consumed = [col for col in cmap.columns.values() if col in raw.column_names]
 
     def convert(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        if fmt == "alpaca":
+            fast = _alpaca_batch(batch, cmap.columns, require_answer)
+            if fast is not None:
+                return {"messages": fast}
         out = []
         for row, idx in enumerate(indices):
             rec = {k: v[row] for k, v in batch.items()}

@@ -1,13 +1,13 @@
 """`inspect`: how long are the examples, what cutoff_len to use, what gets cut, and what is wrong with the data.
 
 One streaming pass (datasets.map writes Arrow to disk; only per-example numbers come back into RAM):
-the same `render_batch` that training uses, plus cheap text statistics (duplicates, empty answers,
-language). Everything after that is numpy on the length columns.
+the same `tokenize_conversations` that training uses, plus cheap text statistics (duplicates, empty
+answers, language). Everything after that is numpy on the length and span columns; truncation at each
+cutoff is `truncate.plan_windows`, the vectorised `plan_window` that training applies per example.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from ..models import context_length, load_model_config, load_tokenizer
 from .load import load_dataset, quiet_progress
-from .render import render_batch
-from .truncate import plan_window
+from .render import tokenize_conversations
+from .truncate import plan_windows
 
 MULTIPLE = 64
 COVERAGE = 0.99
@@ -118,14 +118,36 @@ def _lang(text: str) -> str:
     return "en" if len(_LATIN.findall(text)) / letters > 0.7 else "other"
 
 
-def _inspect_batch(batch: dict[str, list], tokenizer, cutoff_len: int, truncation: str) -> dict[str, list]:
-    cols = render_batch(batch, tokenizer, cutoff_len, truncation, keep_ids=False)
-    cols["digest"], cols["empty_response"], cols["lang"] = [], [], []
-    for msgs in batch["messages"]:
-        canon = json.dumps([[m["role"], m["content"]] for m in msgs], ensure_ascii=False)
-        cols["digest"].append(hashlib.blake2b(canon.encode(), digest_size=12).hexdigest())
+# model -> tokenizer. datasets.map workers inherit it when forked (and load it themselves otherwise): passing
+# the tokenizer in fn_kwargs would pickle and hash it for every worker, seconds per run on 100k examples.
+_TOKENIZERS: dict[str, Any] = {}
+
+
+def _tokenizer(model: str):
+    if model not in _TOKENIZERS:
+        _TOKENIZERS.clear()
+        _TOKENIZERS[model] = load_tokenizer(model)
+    return _TOKENIZERS[model]
+
+
+def _inspect_batch(batch: dict[str, list], model: str) -> dict[str, list]:
+    """datasets.map function: token counts and answer spans (the tokenization training uses) + text checks."""
+    tokenizer = _tokenizer(model)
+    convs = batch["messages"]
+    cols: dict[str, list] = {k: [] for k in ("n_tokens", "n_response", "span_start", "span_end",
+                                              "digest", "empty_response", "lang")}
+    for r in tokenize_conversations(tokenizer, convs, with_ids=False):
+        spans = r["spans"]
+        cols["n_tokens"].append(r["n_tokens"])
+        cols["n_response"].append(sum(e - s for s, e in spans))
+        cols["span_start"].append([s for s, _ in spans])
+        cols["span_end"].append([e for _, e in spans])
+    for msgs in convs:
+        # length-prefixed role:content records: unambiguous, cheaper than JSON
+        canon = "\0".join([f"{m['role']}:{len(m['content'] or '')}:{m['content'] or ''}" for m in msgs])
+        cols["digest"].append(hashlib.blake2b(canon.encode(), digest_size=12).digest())
         cols["empty_response"].append(any(m["role"] == "assistant" and not (m["content"] or "").strip() for m in msgs))
-        cols["lang"].append(_lang(" ".join(m["content"] or "" for m in msgs if m["role"] != "system")))
+        cols["lang"].append(_lang(" ".join([m["content"] or "" for m in msgs if m["role"] != "system"])))
     return cols
 
 
@@ -135,25 +157,31 @@ def recommend_cutoff(n_tokens: np.ndarray, context: int) -> int:
     return int(min(context, max(MULTIPLE, -(-int(need) // MULTIPLE) * MULTIPLE)))
 
 
-def _impact(n: np.ndarray, spans: list, cutoff: int, policy: str) -> tuple[CutoffImpact, np.ndarray]:
-    windows = [plan_window(int(k), [tuple(s) for s in sp], cutoff, policy) for k, sp in zip(n, spans)]
-    lost = np.array([w.response_lost for w in windows], dtype=np.int64)
+def _impact(n: np.ndarray, spans: tuple, cutoff: int, policy: str) -> tuple[CutoffImpact, np.ndarray]:
+    w = plan_windows(n, *spans, cutoff, policy)
+    lost = w["response_lost"]
+    whole_lost = np.flatnonzero((w["answers_lost"] > 0) & ~w["dropped"])[:10] + 1
     return CutoffImpact(
         cutoff_len=cutoff, truncation=policy,
-        examples_cut=sum(w.truncated and not w.dropped for w in windows),
-        examples_dropped=sum(w.dropped for w in windows),
-        answers_cut=sum(w.answer_cut for w in windows),
-        response_tokens_lost=int(lost.sum()), response_tokens_lost_pct=0.0,
-        whole_answer_lost=[i + 1 for i, w in enumerate(windows) if w.answers_lost and not w.dropped][:10],
-        no_trainable_tokens=0,
+        examples_cut=int((w["truncated"] & ~w["dropped"]).sum()), examples_dropped=int(w["dropped"].sum()),
+        answers_cut=int(w["answer_cut"].sum()), response_tokens_lost=int(lost.sum()), response_tokens_lost_pct=0.0,
+        whole_answer_lost=[int(i) for i in whole_lost], no_trainable_tokens=0,
     ), lost
+
+
+def _flat_spans(table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offsets, starts, ends) of the per-example answer spans, straight from the Arrow columns."""
+    starts = table.column("span_start").combine_chunks()
+    ends = table.column("span_end").combine_chunks()
+    offsets = np.concatenate([[0], np.cumsum(starts.value_lengths().to_numpy(zero_copy_only=False))])
+    return (offsets, starts.flatten().to_numpy(zero_copy_only=False), ends.flatten().to_numpy(zero_copy_only=False))
 
 
 def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None = None,
                  truncation: str = "keep_response", dataset_dir: str = "data", formatting: str = "auto",
                  plot: str | Path | None = None, test: str | None = None, num_proc: int | None = None) -> DataReport:
     """Token-length statistics, cutoff_len advice and data problems for `data` under `model`'s chat template."""
-    tokenizer = load_tokenizer(model)
+    _tokenizer(model)  # loaded before the map so that its workers inherit it (and a bad model path fails early)
     context = context_length(load_model_config(model))
     quiet_progress(True)
     ds = load_dataset(data, dataset_dir=dataset_dir, formatting=formatting)
@@ -161,15 +189,14 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
     if num_proc is None and len(ds) >= 20_000:
         num_proc = min(2, os.cpu_count() or 1)
     num_proc = num_proc if num_proc and num_proc > 1 else None  # 0/1: in this process, no worker pool
-    probe_cutoff = cutoff_len or context
     stats = ds.map(_inspect_batch, batched=True, batch_size=1000, num_proc=num_proc,
                    remove_columns=ds.column_names, desc="tokenizing", load_from_cache_file=False,
-                   fn_kwargs=dict(tokenizer=tokenizer, cutoff_len=probe_cutoff, truncation=truncation))
+                   fn_kwargs=dict(model=model))
     col = stats.data.column  # read whole Arrow columns at once (row iteration is slow)
     n = col("n_tokens").to_numpy().astype(np.int64)
     resp = col("n_response").to_numpy().astype(np.int64)
-    turns = col("n_turns").to_numpy().astype(np.int64)
-    spans = col("spans").to_pylist()
+    spans = _flat_spans(stats.data)
+    turns = np.diff(spans[0])
     recommended = recommend_cutoff(n, context)
     cutoff = cutoff_len or recommended
 

@@ -50,10 +50,6 @@ def _read_file(path: Path):
         raise DataError(f"data file not found: {path}")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
-    if kind == "json":
-        problem = _locate_bad_json(path)
-        if problem:
-            raise DataError(problem + ". Fix that record and run again.")
     try:
         if kind == "csv":
             # CSV cells are text: read every column as str, else pandas turns an answer like "2" into an int.
@@ -62,7 +58,11 @@ def _read_file(path: Path):
             ds = datasets.Dataset.from_pandas(pd.read_csv(path, dtype=str, keep_default_na=False), preserve_index=False)
         else:
             ds = datasets.load_dataset(kind, data_files=str(path), split="train")
-    except Exception as e:  # pyarrow / datasets errors: wrap with the file name
+    except Exception as e:  # pyarrow / datasets errors: say where, else wrap with the file name
+        # (located only on failure: parsing every line again costs as much as the load itself)
+        problem = _locate_bad_json(path) if kind == "json" else None
+        if problem:
+            raise DataError(problem + ". Fix that record and run again.") from None
         raise DataError(f"{path}: cannot read as {kind}: {type(e).__name__}: {e}") from None
     if len(ds) == 0:
         raise DataError(f"{path}: no records found")

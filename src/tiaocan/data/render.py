@@ -1,9 +1,11 @@
 """Messages → input_ids + labels with the tokenizer's own chat template; one function for inspect and train.
 
-How: render each conversation once with the chat template, locate every assistant answer (plus the
-template's end-of-turn text, so the model learns to stop) in the rendered text, tokenize the whole batch
-of texts in one fast-tokenizer call and map the answers' character spans to tokens via the offsets.
-(Per-example prompt/full tokenization, what people usually script, is several times slower.)
+How: render each conversation once with the chat template; an answer's span is the answer plus the
+template's end-of-turn text (so the model learns to stop). Fast path (splice.py): encode only the pieces
+between the template's special tokens that hold a message and reuse the scaffold's ids, where that is
+provably the same as encoding the whole text. Otherwise: tokenize the whole batch of texts in one call and
+map the answers' character spans to tokens via the offsets. (Per-example prompt/full tokenization, what
+people usually script, is several times slower.)
 Prompt tokens get label -100 (unless train_on_prompt). Truncation is `truncate.plan_window`.
 """
 from __future__ import annotations
@@ -73,16 +75,22 @@ def _answer_spans_by_prefix(info: TemplateInfo, msgs: list[dict]) -> list[tuple[
     return spans
 
 
-def char_segments(info: TemplateInfo, convs: list[list[dict]]) -> list[tuple[str, list[tuple[int, int]]]]:
+def char_segments(info: TemplateInfo, convs: list[list[dict]],
+                  texts: list[str] | None = None) -> list[tuple[str, list[tuple[int, int]]]]:
     """For each conversation: its rendered text and the character spans of its answers."""
-    texts = _render(info.template, dict(info.kwargs), convs)
+    if texts is None:
+        texts = _render(info.template, dict(info.kwargs), convs)
     out = []
     for text, msgs in zip(texts, convs):
         spans, cursor = [], 0
         for m in msgs:
-            if m["role"] != "assistant":
-                continue
             content = m["content"]
+            if m["role"] != "assistant":
+                # search each answer after the messages before it: an answer that also occurs in the
+                # prompt ("hi" after "Say hi") must not be found there
+                pos = text.find(content, cursor) if content else -1
+                cursor = pos + len(content) if pos >= 0 else cursor
+                continue
             pos = text.find(content, cursor) if content else -1
             if pos < 0 and content.strip():
                 content = content.strip()
@@ -104,33 +112,76 @@ def _token_spans(offsets: list[tuple[int, int]], char_spans: list[tuple[int, int
     return [(bisect_left(offsets, s, key=_first), bisect_left(offsets, e, key=_first)) for s, e in char_spans]
 
 
-def tokenize_conversations(tokenizer, convs: list[list[dict]], train_on_prompt: bool = False,
-                           with_labels: bool = True) -> list[dict[str, Any]]:
-    """Full (untruncated) ids, labels and token-level answer spans for each conversation.
+_SPLICERS: dict[tuple, Any] = {}
 
-    Fast tokenizers: one call over the whole rendered texts, answers located through the offsets (the same
-    tokens generation sees). Slow tokenizers: prompt and answer segments are tokenized separately.
+
+def _splicer(tokenizer, info: TemplateInfo):
+    """The piece-by-piece encoder for this tokenizer + template, or None where it is not exact (see splice.py)."""
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is None or not getattr(tokenizer, "is_fast", False):
+        return None
+    key = (id(backend), backend.get_vocab_size(with_added_tokens=True), info)
+    entry = _SPLICERS.get(key)
+    if entry is None or entry[0] is not backend:
+        from .splice import Splicer
+
+        kw = dict(info.kwargs)
+        s = Splicer(tokenizer, info, lambda convs: _render(info.template, kw, convs))
+        while len(_SPLICERS) >= 8:  # entries hold their tokenizer: keep a few
+            _SPLICERS.pop(next(iter(_SPLICERS)))
+        entry = _SPLICERS[key] = (backend, s if s.exact_on_probes() else None)
+    # a truncation/padding setting left on the backend would apply per piece instead of per text
+    return entry[1] if backend.truncation is None and backend.padding is None else None
+
+
+def tokenize_conversations(tokenizer, convs: list[list[dict]], train_on_prompt: bool = False,
+                           with_ids: bool = True) -> list[dict[str, Any]]:
+    """Full (untruncated) token count, answer token spans and (with_ids) ids and labels per conversation.
+
+    Fast tokenizers: the splice path (splice.py) where it is exact, else `_encode_whole`. Slow tokenizers:
+    prompt and answer segments are tokenized separately.
     """
     info = template_info(tokenizer)
-    rendered = char_segments(info, convs)
-    if getattr(tokenizer, "is_fast", False):
-        encodings = tokenizer._tokenizer.encode_batch([t for t, _ in rendered], add_special_tokens=False)
-        results = []
-        for (text, cspans), enc in zip(rendered, encodings):
-            ids = enc.ids
-            spans = _token_spans(enc.offsets, cspans)
-            r = {"input_ids": ids, "spans": spans}
-            if with_labels:
-                labels = list(ids) if train_on_prompt else [IGNORE] * len(ids)
-                for s, e in spans:
-                    labels[s:e] = ids[s:e]
-                r["labels"] = labels
-            results.append(r)
-        return results
-    return _tokenize_segments(tokenizer, rendered, train_on_prompt)
+    if not getattr(tokenizer, "is_fast", False):
+        return [_with_labels(r, train_on_prompt) for r in _tokenize_segments(tokenizer, char_segments(info, convs))]
+    texts = _render(info.template, dict(info.kwargs), convs)
+    splicer = _splicer(tokenizer, info)
+    spliced = splicer.encode(convs, texts, with_ids) if splicer else [None] * len(convs)
+    results: list[dict[str, Any]] = [{} for _ in convs]
+    rest = []
+    for k, r in enumerate(spliced):
+        if r is None:
+            rest.append(k)
+        else:
+            results[k] = {"input_ids": r[0], "n_tokens": r[1], "spans": r[2]}
+    if rest:
+        whole = _encode_whole(tokenizer, info, [convs[k] for k in rest], [texts[k] for k in rest])
+        for k, r in zip(rest, whole):
+            results[k] = r
+    if with_ids:
+        for r in results:
+            _with_labels(r, train_on_prompt)
+    return results
 
 
-def _tokenize_segments(tokenizer, rendered, train_on_prompt: bool) -> list[dict[str, Any]]:
+def _encode_whole(tokenizer, info: TemplateInfo, convs: list[list[dict]], texts: list[str]) -> list[dict[str, Any]]:
+    """One fast-tokenizer call over the whole rendered texts; answers located through the token offsets."""
+    rendered = char_segments(info, convs, texts)
+    encodings = tokenizer._tokenizer.encode_batch([t for t, _ in rendered], add_special_tokens=False)
+    return [{"input_ids": enc.ids, "n_tokens": len(enc), "spans": _token_spans(enc.offsets, cspans)}
+            for (_, cspans), enc in zip(rendered, encodings)]
+
+
+def _with_labels(r: dict[str, Any], train_on_prompt: bool) -> dict[str, Any]:
+    ids = r["input_ids"]
+    labels = list(ids) if train_on_prompt else [IGNORE] * len(ids)
+    for s, e in r["spans"]:
+        labels[s:e] = ids[s:e]
+    r["labels"] = labels
+    return r
+
+
+def _tokenize_segments(tokenizer, rendered) -> list[dict[str, Any]]:
     pieces, owners = [], []  # flat list of text segments, and (example, is_answer) per segment
     for k, (text, spans) in enumerate(rendered):
         cursor = 0
@@ -142,27 +193,28 @@ def _tokenize_segments(tokenizer, rendered, train_on_prompt: bool) -> list[dict[
         if cursor < len(text):
             pieces.append(text[cursor:]); owners.append((k, False))
     encoded = tokenizer(pieces, add_special_tokens=False)["input_ids"] if pieces else []
-    results = [{"input_ids": [], "labels": [], "spans": []} for _ in rendered]
+    results = [{"input_ids": [], "spans": []} for _ in rendered]
     for (k, is_answer), ids in zip(owners, encoded):
         r = results[k]
         start = len(r["input_ids"])
         r["input_ids"].extend(ids)
-        r["labels"].extend(ids if (is_answer or train_on_prompt) else [IGNORE] * len(ids))
         if is_answer:
             r["spans"].append((start, start + len(ids)))
+    for r in results:
+        r["n_tokens"] = len(r["input_ids"])
     return results
 
 
 def render_batch(batch: dict[str, list], tokenizer, cutoff_len: int, truncation: str,
                  train_on_prompt: bool = False, keep_ids: bool = True) -> dict[str, list]:
     """datasets.map function: ids/labels after truncation, plus length statistics before it."""
-    full = tokenize_conversations(tokenizer, batch["messages"], train_on_prompt, with_labels=keep_ids)
+    full = tokenize_conversations(tokenizer, batch["messages"], train_on_prompt, with_ids=keep_ids)
     cols: dict[str, list] = {k: [] for k in ("n_tokens", "n_response", "n_turns", "n_kept", "response_lost",
                                               "answers_lost", "answer_cut", "dropped", "truncated", "spans")}
     if keep_ids:
         cols["input_ids"], cols["labels"] = [], []
     for r in full:
-        n = len(r["input_ids"])
+        n = r["n_tokens"]
         w = plan_window(n, r["spans"], cutoff_len, truncation)
         cols["n_tokens"].append(n)
         cols["n_response"].append(sum(e - s for s, e in r["spans"]))

@@ -55,3 +55,44 @@ def plan_window(n: int, spans: list[Span], cutoff: int, policy: str) -> Window:
     answer_cut = bool(spans) and lost[-1] > 0
     return Window(start, end, response_lost=sum(lost), answer_cut=answer_cut,
                   answers_lost=sum(1 for (s, e), lo in zip(spans, lost) if lo == e - s and e > s))
+
+
+def plan_windows(n, offsets, starts, ends, cutoff: int, policy: str) -> dict:
+    """`plan_window` for many examples at once (numpy): the same numbers, without a Python call per example.
+
+    Example i has n[i] tokens and answer spans zip(starts, ends)[offsets[i]:offsets[i + 1]]. Returns arrays
+    start, end, dropped, answer_cut, response_lost, answers_lost, truncated (one entry per example).
+    """
+    import numpy as np
+
+    if policy not in ("keep_response", "drop", "cut_end"):
+        raise ValueError(f"unknown truncation policy {policy!r} (keep_response, drop, cut_end)")
+    n = np.asarray(n, dtype=np.int64)
+    offsets, s, e = (np.asarray(a, dtype=np.int64) for a in (offsets, starts, ends))
+    count = np.diff(offsets)
+    owner = np.repeat(np.arange(n.size), count)
+    has = count > 0
+    last = np.maximum(offsets[1:] - 1, 0)
+    fits = n <= cutoff
+    dropped = ~fits if policy == "drop" else np.zeros(n.size, dtype=bool)
+    start, end = np.zeros_like(n), n.copy()
+    if policy == "cut_end":
+        end = np.where(fits, n, cutoff)
+    elif policy == "keep_response":
+        last_start = np.where(has, s[last] if s.size else 0, n)
+        start, end = np.where(fits, 0, n - cutoff), n.copy()
+        long_answer = ~fits & (start > last_start)   # the last answer alone does not fit
+        context = np.minimum(last_start, cutoff // 4)
+        start = np.where(long_answer, last_start - context, start)
+        end = np.where(long_answer, last_start - context + cutoff, end)
+    start, end = np.where(dropped, 0, start), np.where(dropped, 0, end)
+    length = e - s
+    kept = np.clip(np.minimum(e, end[owner]) - np.maximum(s, start[owner]), 0, None)
+    lost = np.where(dropped[owner], length, length - kept)
+    whole = np.where(dropped[owner], True, (lost == length) & (length > 0))
+    response_lost = np.bincount(owner, weights=lost, minlength=n.size).astype(np.int64)
+    answers_lost = np.bincount(owner, weights=whole, minlength=n.size).astype(np.int64)
+    answer_cut = has & ~dropped & (lost[last] > 0 if lost.size else False)
+    return {"start": start, "end": end, "dropped": dropped, "answer_cut": answer_cut,
+            "response_lost": response_lost, "answers_lost": answers_lost,
+            "truncated": dropped | (response_lost > 0) | (start > 0)}
