@@ -35,13 +35,26 @@ def _render(template: str, kwargs: dict[str, Any], convs: list[list[dict]], add_
     """Render with transformers' compiled (cached) jinja template, the same one apply_chat_template uses.
 
     We call the compiled template directly: render_jinja_template deep-copies every message first,
-    which costs more than the rendering itself on large datasets.
+    which costs more than the rendering itself on large datasets. And we do what jinja's Template.render
+    does, minus flattening the template's globals (a ChainMap) again for every conversation: half the
+    rendering time, the same text.
     """
     from transformers.utils.chat_template_utils import _compile_jinja_template
 
     compiled = _compile_jinja_template(template)
-    return [compiled.render(messages=c, tools=None, documents=None, add_generation_prompt=add_generation_prompt,
-                            **kwargs) for c in convs]
+    env = compiled.environment
+    base = dict(compiled.globals)
+    base.update(tools=None, documents=None, add_generation_prompt=add_generation_prompt, **kwargs)
+    context, root, concat = env.context_class, compiled.root_render_func, env.concat
+    out = []
+    for c in convs:
+        variables = dict(base)
+        variables["messages"] = c
+        try:
+            out.append(concat(root(context(env, variables, compiled.name, compiled.blocks, globals=compiled.globals))))
+        except Exception:
+            env.handle_exception()  # what Template.render does: the template's own error, e.g. raise_exception
+    return out
 
 
 @lru_cache(maxsize=16)
