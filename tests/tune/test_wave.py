@@ -49,6 +49,19 @@ def test_probes_stop_at_the_first_rung_and_later_trials_face_successive_halving(
     assert _report(study, bad, [2.8] * 5) == 10
 
 
+def test_promoted_re_runs_pass_the_first_rung_then_face_successive_halving():
+    """The wave's third-best re-run must not lose the first rung to the duplicate values of the re-runs before it."""
+    study = _finished_wave([3.0, 2.0, 2.5, 4.0, 1.0, 3.5, 2.8, 3.2, 3.9])
+    assert promote(study) == 3
+    dist = {"x": optuna.distributions.FloatDistribution(0, 10)}
+    reached = []
+    for _ in range(3):
+        t = study.ask(dist)
+        rung0 = {1.0: 2.0, 4.0: 1.0, 2.0: 2.5}[t.params["x"]]
+        reached.append(_report(study, t, [rung0, rung0, 1.8 if t.number == 9 else 1.9, 1.7, 1.6]))
+    assert reached == [90, 30, 30]  # best re-run to the end; the others stopped at rung 1 (worse there)
+
+
 def _finished_wave(values, states=None):
     study = optuna.create_study(pruner=WavePruner(min_resource=10, reduction_factor=3))
     dist = {"x": optuna.distributions.FloatDistribution(0, 10)}

@@ -55,13 +55,17 @@ def wave_size(budget_runs: float | None, rungs: int) -> int:
 
 
 class WavePruner(optuna.pruners.SuccessiveHalvingPruner):
-    """ASHA, except that trials marked as probes (user attr `probe`) always stop at the first rung once their
-    value there is recorded: they only rank configurations for the promotion that follows the wave."""
+    """ASHA, except for the wave: probes (user attr `probe`) always stop at the first rung once their value there
+    is recorded — they only rank configurations for the promotion that follows; promoted re-runs pass the first
+    rung (they already won it: ranked again against the re-runs' duplicate values, the last of them would lose)."""
 
     def prune(self, study, trial) -> bool:
+        at_first_rung = RUNG0_KEY not in trial.system_attrs
         decision = super().prune(study, trial)  # records the rung value(s) the trial has reached
         if trial.user_attrs.get("probe") and RUNG0_KEY in study._storage.get_trial_system_attrs(trial._trial_id):
             return True
+        if trial.user_attrs.get("role") == "promoted" and at_first_rung:
+            return False
         return decision
 
 
