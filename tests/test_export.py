@@ -181,3 +181,11 @@ def test_cli_export(tmp_path):
     r = CliRunner().invoke(app, ["export", str(src), "--to", "axolotl", "-o", str(tmp_path / "ax")])
     assert r.exit_code == 0, r.output
     assert yaml.safe_load((tmp_path / "ax" / "axolotl.yaml").read_text())["base_model"] == "meta-llama/Meta-Llama-3-8B-Instruct"
+
+
+def test_packing_is_llamafactorys_neat_packing_both_ways():
+    """tiaocan packs without cross-attention: exported as neat_packing, and an LF neat_packing YAML packs here."""
+    lf, _, _ = to_llamafactory(build_config({"model_name_or_path": "m", "packing": True}))
+    assert lf["packing"] is True and lf["neat_packing"] is True
+    assert "neat_packing" not in to_llamafactory(build_config({"model_name_or_path": "m"}))[0]
+    assert build_config({"model_name_or_path": "m", "neat_packing": True, "packing": True}).packing is True

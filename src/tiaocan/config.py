@@ -139,13 +139,14 @@ HARMLESS_LF_KEYS = {
     "default_system", "enable_thinking", "hub_model_id", "push_to_hub", "print_param_status",
     "upcast_layernorm", "upcast_lmhead_output", "disable_gradient_checkpointing", "low_cpu_mem_usage",
     "compute_accuracy", "predict_with_generate", "save_safetensors", "ddp_find_unused_parameters",
+    "neat_packing",  # read by build_config: tiaocan's packing is LLaMA-Factory's neat packing
 }
 # LLaMA-Factory keys that change training and that tiaocan does not implement: refuse, never ignore.
 UNSUPPORTED_LF_KEYS = {
     "neftune_noise_alpha": "NEFTune noise", "pissa_init": "PiSSA init", "use_galore": "GaLore",
     "use_badam": "BAdam", "use_apollo": "APOLLO", "freeze_trainable_layers": "freeze tuning",
     "additional_target": "extra trainable modules", "rope_scaling": "RoPE scaling",
-    "pref_beta": "preference training", "neat_packing": "neat packing (use packing: true)",
+    "pref_beta": "preference training",
     "mask_history": "history masking", "loraplus_lr_embedding_ratio": "LoRA+ embedding ratio",
     "use_llama_pro": "LLaMA Pro", "shift_attn": "shift short attention", "create_new_adapter": "stacked adapters",
     "adapter_name_or_path": "continuing a previous adapter",
@@ -177,6 +178,8 @@ def build_config(data: dict[str, Any], source: str = "config") -> TrainConfig:
                         "Remove them, or train with LLaMA-Factory.")
     if data.get("stage", "sft") != "sft":
         raise UserError(f"{source}: stage: {data['stage']} is not supported; tiaocan trains stage: sft")
+    if data.get("neat_packing"):  # LLaMA-Factory's packing without cross-attention = tiaocan's packing
+        data["packing"] = True
     if data.get("finetuning_type") == "freeze":
         raise UserError(f"{source}: finetuning_type: freeze is not supported; use lora or full")
     try:

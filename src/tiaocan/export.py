@@ -115,6 +115,8 @@ def to_llamafactory(cfg: TrainConfig, out: Path | None = None) -> tuple[dict[str
     if "gradient_checkpointing" in cfg.model_fields_set:
         dropped.pop("gradient_checkpointing", None)  # exported under LLaMA-Factory's own name
         lf.setdefault("disable_gradient_checkpointing", not cfg.gradient_checkpointing)
+    if cfg.packing:  # tiaocan packs without cross-attention: LLaMA-Factory's neat_packing (which needs packing too)
+        lf["neat_packing"] = True
     lf.setdefault("output_dir", cfg.output_dir)  # LLaMA-Factory (transformers 4.x) requires one
     lf["model_name_or_path"] = _model_id(cfg)
     lf.setdefault("stage", "sft")

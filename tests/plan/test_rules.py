@@ -207,3 +207,13 @@ def test_gemma2_is_planned_with_eager_attention(facts):
               lora_rank=c["lora_rank"], gradient_checkpointing=c["gradient_checkpointing"])
     assert p.memory.total == estimate_memory(shape, MemoryInputs(attention="eager", **mi)).total
     assert p.memory.total > estimate_memory(shape, MemoryInputs(attention="sdpa", **mi)).total
+
+
+def test_plan_packs_padding_free_with_a_reason_in_both_languages(facts):
+    for lang in ("en", "zh"):
+        plan = make_plan(QWEN7, facts, gpu="H100-80GB", lang=lang)
+        r = recs(plan)["packing"]
+        assert r.value is True and plan.config["packing"] is True and r.reason
+    assert "attention" in recs(make_plan(QWEN7, facts, gpu="H100-80GB", lang="en"))["packing"].reason
+    off = make_plan(QWEN7, facts, gpu="H100-80GB", overrides=["packing=false"])
+    assert off.config["packing"] is False and recs(off)["packing"].overridden

@@ -85,4 +85,6 @@ def batch(ctx: Ctx) -> list[Rec]:
     out.append(ctx.rec("gradient_accumulation_steps", accum, "derived", "effective batch / (micro batch x devices)",
                        accum=accum, eff=eff, micro=micro, devices=D))
     out.append(ctx.rec("gradient_checkpointing", gc, "on" if gc else "off", src, need=mem))
+    # Padding-free rows (train falls back to length-grouped batches for models that cannot attend per example).
+    out.append(ctx.rec("packing", True, "padding_free", "transformers DataCollatorWithFlattening"))
     return out
