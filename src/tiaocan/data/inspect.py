@@ -7,6 +7,7 @@ cutoff is `truncate.plan_windows`, the vectorised `plan_window` that training ap
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -132,7 +133,18 @@ def _tokenizer(model: str):
 
 def _inspect_batch(batch: dict[str, list], model: str) -> dict[str, list]:
     """datasets.map function: token counts and answer spans (the tokenization training uses) + text checks."""
-    tokenizer = _tokenizer(model)
+    # A batch allocates ~100k small acyclic objects (messages, pieces, lists), each of which would otherwise
+    # trigger cyclic-GC passes over everything alive: 10-25 % of the batch's CPU time. Refcounting frees them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _inspect_batch_columns(batch, _tokenizer(model))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _inspect_batch_columns(batch: dict[str, list], tokenizer) -> dict[str, list]:
     convs = batch["messages"]
     cols: dict[str, list] = {k: [] for k in ("n_tokens", "n_response", "span_start", "span_end",
                                               "digest", "empty_response", "lang")}
