@@ -5,6 +5,7 @@ dataset_info.json maps onto these unchanged.
 """
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,7 +170,17 @@ def to_messages(raw, fmt: str, cmap: ColumnMap, source: str, require_answer: boo
             out.append(msgs)
         return {"messages": out}
 
+    def convert_without_gc(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        # many small acyclic dicts: cyclic-GC passes over them would be work for nothing on large files
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return convert(batch, indices)
+        finally:
+            if enabled:
+                gc.enable()
+
     keep = [col for col in consumed if col == "messages"]
-    return raw.map(convert, batched=True, with_indices=True, batch_size=1000,
+    return raw.map(convert_without_gc, batched=True, with_indices=True, batch_size=1000,
                    remove_columns=[col for col in consumed if col not in keep],
                    desc="reading examples", load_from_cache_file=False)
