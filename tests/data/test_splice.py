@@ -159,3 +159,18 @@ def test_fast_path_on_the_real_smollm2_tokenizer(smollm2_dir):
     for f, w, msgs in zip(fast, _whole(tok, convs), convs):
         assert f["input_ids"] == w["input_ids"] == _chat_ids(tok, msgs)
         assert f["spans"] == w["spans"]
+
+
+def test_cached_sandbox_verdicts_still_block_unsafe_attributes():
+    """render's compiled template remembers the sandbox's verdicts per (type, attribute): unsafe stays unsafe."""
+    import jinja2.exceptions
+
+    from tiaocan.data.render import _compiled
+
+    t = _compiled("{% for m in messages %}{{ m.content }}{{ m.items.__self__.__class__ }}{% endfor %}")
+    for _ in range(2):  # the second render answers from the cache: the private attribute stays undefined
+        assert t.render(messages=[{"role": "user", "content": "x"}]) == "x"
+    t2 = _compiled("{{ messages.append(1) }}")  # the immutable sandbox refuses mutating a list
+    for _ in range(2):
+        with pytest.raises(jinja2.exceptions.SecurityError):
+            t2.render(messages=[])
