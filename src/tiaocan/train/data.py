@@ -94,7 +94,7 @@ def prepare_data(cfg: "TrainConfig", tokenizer, model) -> TrainData:
     if ev is not None:
         ev, _, _ = _render(cfg, ev, tokenizer, "eval")
     lengths = [len(x) for x in train["input_ids"]]
-    packed = cfg.packing and supports_packing(model)
+    packed = cfg.packing and (model is None or supports_packing(model))  # None: measuring the data only
     if cfg.packing and not packed:
         import warnings
 
