@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 
-import os
-import sys
+from ..console import make_console
 
-# Pipes and CI logs get 120 columns instead of rich's 80, so tables and messages stay readable.
-console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
+console = make_console()
 
 
 @dataclass

@@ -12,23 +12,21 @@ import gc
 import logging
 import os
 import resource
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
-from rich.console import Console
 
 from ..config import TrainConfig, save_config
+from ..console import make_console
 from ..errors import UserError
 from . import setup
 from .callbacks import EarlyStopping, LogWriter, LossWatch, Progress, StopState
 from .summary import RunSummary, plot_loss
 
-# Same width rule as the CLI: a pipe or log file gets 120 columns instead of rich's 80, so plan lines do not wrap.
-console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
+console = make_console()
 # transformers' Trainer reads its own deprecated `is_gradient_checkpointing` property; nothing for a user to change.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 # Checkpoint rotation's note about file mtimes (some container filesystems): it falls back correctly by itself.
