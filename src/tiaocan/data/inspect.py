@@ -119,18 +119,6 @@ def _lang(text: str) -> str:
     return "en" if len(_LATIN.findall(text)) / letters > 0.7 else "other"
 
 
-# model -> tokenizer. datasets.map workers inherit it when forked (and load it themselves otherwise): passing
-# the tokenizer in fn_kwargs would pickle and hash it for every worker, seconds per run on 100k examples.
-_TOKENIZERS: dict[str, Any] = {}
-
-
-def _tokenizer(model: str):
-    if model not in _TOKENIZERS:
-        _TOKENIZERS.clear()
-        _TOKENIZERS[model] = load_tokenizer(model)
-    return _TOKENIZERS[model]
-
-
 def _inspect_batch(batch: dict[str, list], model: str) -> dict[str, list]:
     """datasets.map function: token counts and answer spans (the tokenization training uses) + text checks."""
     # A batch allocates ~100k small acyclic objects (messages, pieces, lists), each of which would otherwise
@@ -138,7 +126,9 @@ def _inspect_batch(batch: dict[str, list], model: str) -> dict[str, list]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _inspect_batch_columns(batch, _tokenizer(model))
+        # by name, from load_tokenizer's cache: forked map workers inherit it (spawned ones load it once);
+        # passing the tokenizer in fn_kwargs would pickle and hash it per worker, seconds on 100k examples
+        return _inspect_batch_columns(batch, load_tokenizer(model))
     finally:
         if enabled:
             gc.enable()
@@ -193,7 +183,7 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
                  truncation: str = "keep_response", dataset_dir: str = "data", formatting: str = "auto",
                  plot: str | Path | None = None, test: str | None = None, num_proc: int | None = None) -> DataReport:
     """Token-length statistics, cutoff_len advice and data problems for `data` under `model`'s chat template."""
-    _tokenizer(model)  # loaded before the map so that its workers inherit it (and a bad model path fails early)
+    load_tokenizer(model)  # cached before the map so that its workers inherit it (and a bad model path fails early)
     context = context_length(load_model_config(model))
     quiet_progress(True)
     ds = load_dataset(data, dataset_dir=dataset_dir, formatting=formatting)
