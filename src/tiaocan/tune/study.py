@@ -175,7 +175,8 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
     base_sig = hashlib.sha256(f"{base.model_dump_json()}|{micro}|{lr_upper}|{tune_rank}".encode()).hexdigest()[:16]
-    if pruner != "none" and first_rung(full_examples, base.effective_batch()) is None:
+    rung = first_rung(full_examples, base.effective_batch())
+    if pruner != "none" and rung is None:
         notes.append(f"runs are too short to prune reliably (a full run is {full_examples} examples, "
                      f"{math.ceil(full_examples / base.effective_batch())} steps): every trial runs to the end")
     study_obj, sp = open_study(st, name, sp, direction, full_tokens, seed,
@@ -183,7 +184,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
                                base_sig, explicit_space=bool(overrides_space))
     full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
     prunes = pruner != "none" and metric in LOSS_METRICS  # other metrics are scored after a trial ends
-    first = first_rung(full_examples, base.effective_batch()) if prunes else None
+    first = rung if prunes else None
     if not study_obj.trials:
         # The wave is ASHA's bottom rung (see tune/pruning.py); Hyperband runs its own brackets, so it and
         # unpruned searches start from spread full trials instead (one per full run of budget, at most 4).
