@@ -64,10 +64,10 @@ def test_killed_worker_trial_is_retried(tiny_model_dir, tmp_path):
             return None
 
     def running_trial(pid):
-        """A RUNNING trial of worker `pid` that has reported at least one eval loss."""
+        """A RUNNING trial of worker `pid` that has started (its config written)."""
         study = load()
         for t in study.get_trials(deepcopy=False) if study is not None else []:
-            if t.state == TrialState.RUNNING and t.intermediate_values and \
+            if t.state == TrialState.RUNNING and "config" in t.user_attrs and \
                     t.user_attrs.get("worker", "").endswith(f":{pid}"):
                 return t.number
         return None
@@ -89,7 +89,7 @@ def test_killed_worker_trial_is_retried(tiny_model_dir, tmp_path):
         a.send_signal(signal.SIGKILL)  # mid-trial: no chance to mark the trial
         a.wait(10)
         _wait(lambda: retried(victim), 400, f"worker B to retry trial {victim} of the killed worker")
-        # The first wave's probes all stop at the first rung: the study's first full run comes after it.
+        # The first bracket's rung-0 runs are recorded as pruned: the study's first full run comes after them.
         _wait(lambda: True if any(t.state == TrialState.COMPLETE for t in load().get_trials(deepcopy=False)) else None,
               400, "worker B to complete a trial")
         assert b.poll() is None, (tmp_path / "b" / "worker.log").read_text()[-3000:]  # B kept working through A's death

@@ -6,7 +6,7 @@ import pytest
 from tiaocan.errors import UserError
 from tiaocan.tune.objective import ReportCallback, classify_failure
 from tiaocan.tune.storage import open_storage, redact
-from tiaocan.tune.study import EVALS_PER_RUN, make_pruner
+from tiaocan.tune.pruning import EVALS_PER_RUN, make_pruner
 
 
 def test_redact_hides_the_password():
@@ -34,8 +34,8 @@ def _state(step, max_steps=90):
     return SimpleNamespace(global_step=step, max_steps=max_steps, num_input_tokens_seen=step * 10)
 
 
-def test_successive_halving_prunes_a_worse_trial_at_the_first_rung():
-    """Pruning decision: with a full run of 90 examples the first rung is at 10; a trial reporting a clearly worse
+def test_asha_prunes_a_worse_trial_at_the_first_rung():
+    """Optuna's mid-run pruner (--pruner asha): with a full run of 90 examples the first rung is at 10; a trial reporting a clearly worse
     loss there is stopped, one reporting a better loss continues."""
     full = 90
     study = optuna.create_study(pruner=make_pruner("asha", full))
@@ -72,10 +72,14 @@ def test_failure_reasons():
 
 
 def test_no_pruning_when_runs_are_too_short_to_judge():
-    from tiaocan.tune.study import first_rung
+    from tiaocan.tune.pruning import first_rung
 
     assert first_rung(900, base_batch=8) == 104  # 1/9 of the run (100), rounded up to whole steps of 8
     assert first_rung(90, base_batch=8) == 24  # at least 3 optimizer steps of the base batch
     assert first_rung(40, base_batch=8) is None  # the first rung would come after a third of the run
     assert isinstance(make_pruner("asha", 40, 8), optuna.pruners.NopPruner)
     assert isinstance(make_pruner("hyperband", 900, 8), optuna.pruners.HyperbandPruner)
+    # budget-aware halving sizes its runs before they start: nothing is stopped mid-run
+    assert isinstance(make_pruner("sh", 900, 8), optuna.pruners.NopPruner)
+    with pytest.raises(UserError, match="--pruner wave: choose sh"):
+        make_pruner("wave", 900, 8)

@@ -16,37 +16,42 @@ from tune_helpers import small_config
 def tuned(tiny_model_dir, tmp_path_factory):
     """Run 1 stops after 2 trials (an interrupted study); run 2 is the same command and continues it."""
     out = tmp_path_factory.mktemp("tune")
-    cfg = small_config(tiny_model_dir, out, gradient_accumulation_steps=1)  # 14 steps: long enough to prune
-    kw = dict(config=cfg, output_dir=out, study="s", quiet=True, seed=0)
-    first = tune(max_trials=2, budget="2x", **kw)
-    second = tune(max_trials=9, budget="5x", **kw)  # a larger budget extends the study, same space
+    # 2 epochs of 28 examples at batch 2: 28 steps, long enough for rungs of 3, 9 and 28 steps.
+    cfg = small_config(tiny_model_dir, out, gradient_accumulation_steps=1, num_train_epochs=2)
+    kw = dict(config=cfg, output_dir=out, study="s", quiet=True, seed=0, space={"num_train_epochs": None})
+    first = tune(max_trials=2, budget="3x", **kw)
+    second = tune(budget="5x", **kw)  # a larger budget extends the study, same space
     return cfg, out, first, second
 
 
-def test_plan_config_is_trial_zero_and_probes_the_first_rung(tuned):
+def test_plan_config_is_trial_zero_and_runs_at_the_first_rung(tuned):
     cfg, _, first, second = tuned
     t0 = second.trials[0]
-    assert t0.number == 0 and t0.role == "plan" and t0.state == "PRUNED"  # 14 steps: long enough for a wave
+    assert t0.number == 0 and t0.role == "plan" and t0.state == "PRUNED" and (t0.bracket, t0.rung) == (0, 0)
     assert t0.params["learning_rate"] == cfg["learning_rate"]
     assert [t.role for t in second.trials].count("plan") == 1  # not enqueued again on resume
     rerun = [t for t in second.trials if t.role == "promoted" and t.params == t0.params and t.state == "COMPLETE"]
     assert second.plan_value == (rerun[0].value if rerun else None)
 
 
-def test_first_wave_spreads_the_learning_rate_and_its_best_third_is_re_run(tuned):
+def test_rungs_are_shorter_complete_runs_and_each_rung_promotes_its_best_third(tuned):
     _, _, _, r = tuned
-    wave = [t for t in r.trials if t.role in ("plan", "probe")]
-    assert len(wave) == 6  # budget 2x when the study was created: 9 x 2/3
-    full = max(t.examples for t in r.trials if t.state == "COMPLETE")
-    assert all(t.state == "PRUNED" and t.examples == 6 < full or t.state == "FAIL" for t in wave), \
-        [(t.number, t.state, t.examples) for t in r.trials]  # first rung: 3 optimizer steps of 2
-    lrs = sorted(t.params["learning_rate"] for t in wave)
+    by_rung = {k: [t for t in r.trials if (t.bracket, t.rung) == (0, k)] for k in range(3)}
+    assert [len(v) for v in by_rung.values()] == [9, 3, 1], [(t.number, t.bracket, t.rung) for t in r.trials]
+    lrs = sorted(t.params["learning_rate"] for t in by_rung[0])
     assert lrs[-1] / lrs[0] > 30  # spread over the two decades, not clustered around the plan
-    promoted = [t for t in r.trials if t.role == "promoted"]
-    first_rung_loss = {t.number: t.curve[0][1] for t in wave if t.curve}
-    best_two = sorted(first_rung_loss, key=first_rung_loss.get)[:2]
-    assert [t.params for t in promoted] == [wave[n].params for n in best_two]
-    assert any(t.state == "COMPLETE" for t in promoted)
+    for k in (0, 1):
+        ranked = sorted((t for t in by_rung[k] if t.state == "PRUNED"), key=lambda t: t.value)
+        assert [t.params for t in by_rung[k + 1]] == [t.params for t in ranked[:len(by_rung[k + 1])]]
+        # a complete shorter run: 3 of 28 steps (rung 0), 9 of 28 (rung 1), evaluated once, at its end
+        assert all(t.examples == t.steps * t.params.get("effective_batch", 2) and len(t.curve) == 1
+                   for t in ranked), ranked
+        assert all(t.steps == (3, 9)[k] for t in ranked if t.params.get("effective_batch", 2) == 2)
+    assert by_rung[2][0].state == "COMPLETE" and by_rung[2][0].steps * by_rung[2][0].params.get("effective_batch", 2) == 56
+    # budget 5x: bracket 0 (~2.9 runs) then one of 3 runs at 1/3 + 1 full (~1.9) from the sampler
+    later = [t for t in r.trials if t.bracket == 1]
+    assert [t.rung for t in later] == [0, 0, 0, 1] and all(t.role in (None, "promoted") for t in later)
+    assert r.compute_full_runs <= 5.0 * 1.05
 
 
 def test_resume_continues_the_same_study(tuned):
@@ -72,9 +77,8 @@ def test_best_is_never_worse_than_the_plan_and_outputs_are_written(tuned):
     _, out, _, r = tuned
     if r.plan_value is not None:  # the plan was promoted and ran to the end
         assert r.best_value <= r.plan_value and r.gain_over_plan >= 0
-    else:  # successive halving stopped it: two thirds of the wave did better at the same examples
-        assert any("stopped at the first rung" in n for n in r.notes)
-    assert r.compute_full_runs <= 5.0 + 1.0  # the last trial may finish its current eval interval
+    else:  # successive halving stopped it: two thirds of its rung did better in runs as long
+        assert any("did not run to the end" in n for n in r.notes)
     best = load_config(r.outputs["best_config"])
     assert best.learning_rate == pytest.approx(r.best_params["learning_rate"])
     lf = yaml.safe_load(open(r.outputs["best_llamafactory"], encoding="utf-8").read())

@@ -28,7 +28,9 @@ def tune_cmd(
     space: Optional[List[str]] = typer.Option(None, "--space",
                                               help="Override a search dimension: learning_rate=1e-5:1e-3, lora_rank=8,16,32, or num_train_epochs=fixed."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="Fix a key in every trial: key=value."),
-    pruner: str = typer.Option("asha", "--pruner", help="asha (successive halving), hyperband or none."),
+    pruner: str = typer.Option("sh", "--pruner",
+                               help="sh: successive halving over complete shorter runs (default); asha or hyperband: "
+                                    "Optuna's pruners, judging full runs part-way; none."),
     max_trials: Optional[int] = typer.Option(None, "--max-trials", help="Stop after this many trials (budget still applies)."),
     workers: int = typer.Option(1, "--workers", help="Parallel worker processes on this machine (one per GPU)."),
     lr_range_test: bool = typer.Option(False, "--lr-range-test", help="First bound the learning rate from above by a short range test."),

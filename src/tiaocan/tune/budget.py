@@ -106,3 +106,18 @@ def check_budget(budget: Budget, full_run_tokens: int, min_fraction: float, toke
         raise UserError(f"--budget {budget.text} is smaller than one trial's minimum ({unit(need)}: the first "
                         f"pruning rung, {min_fraction:.0%} of one full run of {full_run_tokens:,} tokens). "
                         f"Raise --budget to at least {unit(need * 3)} to compare a few trials.")
+
+
+def in_full_runs(budget: Budget, spend: Spend, full_run_tokens: int,
+                 seconds_per_run: float | None) -> tuple[float | None, float]:
+    """(the budget, what was spent) in full-run equivalents, the unit brackets are sized in. A time budget
+    converts at the measured seconds per full run once trials have run (else `seconds_per_run`, the plan's
+    estimate); None when neither is known."""
+    if budget.kind == "runs":
+        return budget.amount, spend.full_runs
+    if budget.kind == "tokens":
+        return budget.amount / max(1, full_run_tokens), spend.full_runs
+    per_run = spend.seconds / spend.full_runs if spend.full_runs > 0.05 else seconds_per_run
+    if not per_run:
+        return None, spend.full_runs
+    return budget.amount / per_run, spend.seconds / per_run

@@ -2,8 +2,11 @@
 
 Testable without a study: `Objective(...)(optuna.trial.FixedTrial({...}))` trains that config and returns its
 metric. In a study, the trial reports the eval loss at regular points (examples seen, so trials with different
-batch sizes are compared at equal data) and the pruner may stop it there. A crashed trial (OOM, NaN/divergence,
-any error) is recorded as failed with its reason in the `fail_reason` user attr, and the search goes on.
+batch sizes are compared at equal data). Under budget-aware successive halving (tune/halving.py) a trial may be a
+rung trial: a complete run shortened to the rung's examples, its value reported at its end and the trial recorded
+as pruned there. Under Optuna's pruners a full-length trial may be stopped at an eval instead. A crashed trial
+(OOM, NaN/divergence, any error) is recorded as failed with its reason in the `fail_reason` user attr, and the
+search goes on.
 """
 from __future__ import annotations
 
@@ -45,8 +48,10 @@ def metric_direction(metric: str) -> str:
 class ReportCallback(TrainerCallback):
     """Reports each eval loss to the trial at step = examples seen, records the spend, asks the pruner."""
 
-    def __init__(self, trial, effective_batch: int, prune: bool, over_budget: Callable[[int, float, int], bool] | None):
+    def __init__(self, trial, effective_batch: int, prune: bool, over_budget: Callable[[int, float, int], bool] | None,
+                 report: bool = True):
         self.trial, self.eb, self.prune, self.over_budget = trial, effective_batch, prune, over_budget
+        self.report = report  # False when the metric is not the eval loss: its values must not mix with losses
         self.started = time.time()
         self.tokens = 0
         self.steps = 0
@@ -71,7 +76,8 @@ class ReportCallback(TrainerCallback):
         self.trial.set_user_attr("examples", examples)
         if not math.isfinite(loss):
             return  # the divergence handling below fails the trial; a NaN must not reach the pruner
-        self.trial.report(loss, examples)
+        if self.report:
+            self.trial.report(loss, examples)
         last = state.global_step >= state.max_steps  # a trial at its last eval is done: let it complete
         if self.over_budget is not None and not last and self.over_budget(self.trial.number, seconds, tokens):
             raise BudgetExhausted(f"budget used up at {examples} examples")
@@ -98,13 +104,18 @@ class Objective:
     `full_run_examples`: examples one full run of the base config processes (sets the eval cadence, so every trial
     is evaluated at the same examples-seen points; `eval_every_examples` overrides it).
     `over_budget(trial number, seconds, tokens)`: asked at each eval.
+    `place(trial)`: the rung a trial the sampler proposed belongs to ({"bracket", "rung", "rungs"}), or None when
+    no rung fits the budget left; `rung_fraction(rungs, rung)`: the share of its full run a trial at that rung
+    trains on.
     """
 
     def __init__(self, base: TrainConfig, space: SearchSpace, workdir: str | Path, *, full_run_examples: int,
                  metric: str = "eval_loss", evals_per_run: int = 8, eval_every_examples: int | None = None,
                  prune: bool = True,
                  over_budget: Callable[[int, float, int], bool] | None = None, eval_data: str | None = None,
-                 keep_weights: bool = False, quiet: bool = True):
+                 keep_weights: bool = False, quiet: bool = True,
+                 place: Callable[[Any], dict[str, Any] | None] | None = None,
+                 rung_fraction: Callable[[int, int], float] | None = None):
         if base.val_size <= 0 and not base.eval_dataset:
             raise UserError("tune needs held-out data for eval loss: set val_size (e.g. 0.1) or eval_dataset")
         if metric in EVAL_METRICS and not eval_data:
@@ -115,28 +126,58 @@ class Objective:
         self.eval_every_examples = eval_every_examples  # the first pruning rung: evals land on every rung
         self.prune = prune and metric in LOSS_METRICS  # the pruner compares eval losses; other metrics come at the end
         self.over_budget, self.eval_data, self.keep_weights, self.quiet = over_budget, eval_data, keep_weights, quiet
+        self.place, self.rung_fraction = place, rung_fraction
         self.current: ReportCallback | None = None  # the running trial's reporter (its spend, for the budget)
 
-    def config_for(self, trial, values: dict[str, Any]) -> TrainConfig:
+    def fraction_for(self, trial) -> float:
+        """The share of its own full run this trial trains on: its rung's (a shortened run), else 1."""
+        ua = trial.user_attrs
+        if self.rung_fraction is None or "rung" not in ua:
+            return 1.0
+        return self.rung_fraction(int(ua["rungs"]), int(ua["rung"]))
+
+    def config_for(self, trial, values: dict[str, Any], fraction: float = 1.0) -> TrainConfig:
+        """The trial's TrainConfig; a `fraction` below 1 makes it a complete run of that share of its own length
+        (so epochs still compare at a rung), whose warmup and decay fit that length, evaluated once at its end."""
         cfg = self.space.apply(self.base, values)
         eb = cfg.effective_batch()
-        every_examples = self.eval_every_examples or self.full_run_examples / self.evals_per_run
-        every = max(1, round(every_examples / eb))
+        upd: dict[str, Any] = {}
+        if fraction < 1.0:
+            own_steps = cfg.max_steps if cfg.max_steps > 0 else \
+                math.ceil(self.full_run_examples * cfg.num_train_epochs / max(1e-9, self.base.num_train_epochs) / eb)
+            steps = max(1, round(fraction * own_steps))
+            upd.update(max_steps=steps, eval_steps=steps)
+            if cfg.warmup_steps > 0:  # an absolute warmup shrinks with the run (a ratio does by itself)
+                upd["warmup_steps"] = round(cfg.warmup_steps * steps / own_steps)
+        else:
+            every_examples = self.eval_every_examples or self.full_run_examples / self.evals_per_run
+            upd["eval_steps"] = max(1, round(every_examples / eb))
         return cfg.model_copy(update=dict(
             output_dir=str(self.workdir / f"trial-{trial.number:04d}"), overwrite_output_dir=True,
-            eval_steps=every, save_steps=10**9, save_total_limit=1, plot_loss=False, report_to="none",
+            save_steps=10**9, save_total_limit=1, plot_loss=False, report_to="none",
             early_stopping_patience=None, merge_adapter=False,
             # One eval batch size for every trial: the eval loss is a mean over batches, so it must not change.
-            per_device_eval_batch_size=self.space.micro_batch))
+            per_device_eval_batch_size=self.space.micro_batch, **upd))
 
     def __call__(self, trial) -> float:
         from ..train import train
 
         values = self.space.suggest(trial)
-        cfg = self.config_for(trial, values)
+        if self.place is not None and "rung" not in trial.user_attrs:  # proposed by the sampler, not queued
+            tags = self.place(trial)
+            if tags is None:
+                import optuna
+
+                trial.set_user_attr("stopped_by", "budget")
+                raise optuna.TrialPruned("no rung fits the budget left: nothing trained")
+            for key, v in tags.items():
+                trial.set_user_attr(key, v)
+        fraction = self.fraction_for(trial)
+        cfg = self.config_for(trial, values, fraction)
         trial.set_user_attr("config", cfg.to_yaml_dict(include_defaults=False))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it (several machines)
-        reporter = ReportCallback(trial, cfg.effective_batch(), self.prune, self.over_budget)
+        reporter = ReportCallback(trial, cfg.effective_batch(), self.prune, self.over_budget,
+                                  report=self.metric in LOSS_METRICS)
         self.current = reporter
         try:
             summary = train(cfg, callbacks=[reporter], overwrite=True, quiet=self.quiet)
@@ -172,6 +213,16 @@ class Objective:
             reason = f"no finite {self.metric} (stop: {summary.stop_reason} {summary.stop_message})".strip()
             trial.set_user_attr("fail_reason", reason)
             raise TrialFailed(reason)
+        if fraction < 1.0:
+            import optuna
+
+            # A rung trial: its value is the end of a shorter run. Recorded as pruned at its length, so the
+            # sampler ranks it below longer runs and the best trial is always a full run. (An eval loss was
+            # reported by the callback at that eval already.)
+            if self.metric not in LOSS_METRICS:
+                trial.report(value, reporter.steps * cfg.effective_batch())
+            raise optuna.TrialPruned(f"rung {trial.user_attrs.get('rung')}: a complete run of {fraction:.0%} of "
+                                     "its full length")
         return value
 
     def _metric(self, summary, cfg: TrainConfig) -> float | None:

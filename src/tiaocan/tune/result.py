@@ -11,11 +11,14 @@ class TrialRecord(BaseModel):
     state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
     value: float | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    role: str | None = Field(None, description="'plan': the base configuration (trial 0); 'probe': the first wave "
-                             "(stops at the first rung); 'promoted': a re-run of the wave's best third; 'spread': "
-                             "spread start points when nothing is pruned.")
+    role: str | None = Field(None, description="'plan': the base configuration (trial 0); 'probe': a point spread "
+                             "over the space in the first bracket; 'promoted': a longer re-run of a rung's best "
+                             "third; 'spread': spread start points without successive halving; None: proposed by TPE.")
+    bracket: int | None = Field(None, description="Successive-halving bracket (0 = the first).")
+    rung: int | None = Field(None, description="Rung in its bracket: 0 = the shortest runs; the last = full runs.")
     steps: int = 0
-    examples: int = Field(0, description="Training examples processed before the trial ended (its pruning step).")
+    examples: int = Field(0, description="Training examples processed before the trial ended (a rung trial's length, "
+                                         "or where a pruner stopped it).")
     tokens: int = 0
     wall_s: float = 0.0
     fail_reason: str | None = None

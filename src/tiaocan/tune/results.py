@@ -16,6 +16,7 @@ def trial_record(t) -> TrialRecord:
     ua = t.user_attrs
     return TrialRecord(
         number=t.number, state=t.state.name, value=t.value, params=dict(t.params), role=ua.get("role"),
+        bracket=ua.get("bracket"), rung=ua.get("rung"),
         steps=int(ua.get("steps", 0)), examples=int(ua.get("examples", max(t.intermediate_values or {0: 0}))),
         tokens=int(ua.get("tokens", 0)), wall_s=float(ua.get("wall_s", 0.0)), fail_reason=ua.get("fail_reason"),
         retry_of=t.system_attrs.get("failed_trial"), curve=sorted((int(k), float(v)) for k, v in t.intermediate_values.items()))
@@ -43,11 +44,14 @@ def collect(study, name: str, storage: str, metric: str, direction: str, budget:
     best = (min if direction == "minimize" else max)(complete, key=lambda t: t.value) if complete else None
     plan = next((t for t in complete if t.role == "plan"), None)
     plan_probe = next((t for t in trials if t.role == "plan"), None)
-    if plan is None and plan_probe is not None:  # the plan probed in the first wave, then promoted and re-run
+    if plan is None and plan_probe is not None:  # the plan ran at a short rung first, then was promoted
         plan = next((t for t in complete if t.role == "promoted" and t.params == plan_probe.params), None)
     if plan is None and plan_probe is not None and plan_probe.state == "PRUNED":
-        notes.append(f"the plan's configuration (trial {plan_probe.number}) was stopped at the first rung: at least "
-                     "two thirds of the first wave had a lower eval loss at the same number of examples")
+        runs = [t for t in trials if t.params == plan_probe.params and t.examples]
+        longest = max(runs, key=lambda t: t.examples) if runs else plan_probe
+        notes.append(f"the plan's configuration did not run to the end (longest run: trial {longest.number}, "
+                     f"{longest.examples} examples): at least two thirds of the configurations run as long did "
+                     f"better")
     gain = None
     if best and plan and plan.value:
         sign = 1 if direction == "minimize" else -1

@@ -14,9 +14,10 @@ from typing import Any, Callable
 
 from ..config import TrainConfig, build_config, load_config
 from ..errors import UserError
-from .budget import Budget, check_budget, parse_budget, study_spend
+from .budget import Budget, check_budget, in_full_runs, parse_budget, study_spend
+from .halving import Brackets, promote
 from .objective import LOSS_METRICS, Objective, TrialFailed, metric_direction
-from .pruning import EVALS_PER_RUN, REDUCTION, first_rung, make_pruner, promote, rungs_below_full, wave_size  # noqa: F401
+from .pruning import EVALS_PER_RUN, check_pruner, first_rung, make_pruner
 from .space import SearchSpace, build_space, capacity_may_matter, parse_space_overrides
 from .storage import GRACE_S, HEARTBEAT_S, default_url, open_storage, redact
 
@@ -77,19 +78,12 @@ def full_run(cfg: TrainConfig, n_train: int, tokens_per_epoch: int) -> tuple[int
     return int(math.ceil(n_train * cfg.num_train_epochs)), int(tokens_per_epoch * cfg.num_train_epochs)
 
 
-def first_trials(study, space: SearchSpace, base: TrainConfig, *, probes: int, full_trials: int, seed: int) -> None:
-    """Queue the plan as trial 0, then points spread over the space (`SearchSpace.space_filling`). With pruning,
-    `probes` points (the plan included) form the first wave and stop at the first rung; without it, `full_trials`
-    points run to the end. Either way the sampler starts from an even cover instead of a few random draws."""
-    plan_params = space.params_of(base)
-    wave = probes > 0
-    study.enqueue_trial(plan_params, user_attrs={"role": "plan", "probe": wave}, skip_if_exists=True)
-    extra = (probes if wave else full_trials) - 1
-    if extra <= 0:
-        return
-    for values in space.space_filling(extra, seed=seed):
-        study.enqueue_trial(values, user_attrs={"role": "probe" if wave else "spread", "probe": wave},
-                            skip_if_exists=True)
+def spread_trials(study, space: SearchSpace, base: TrainConfig, n: int, seed: int) -> None:
+    """Without budget-aware halving: the plan as trial 0, then n-1 full trials spread over the space
+    (`SearchSpace.space_filling`), so the sampler starts from an even cover instead of a few random draws."""
+    study.enqueue_trial(space.params_of(base), user_attrs={"role": "plan"}, skip_if_exists=True)
+    for values in space.space_filling(n - 1, seed=seed) if n > 1 else []:
+        study.enqueue_trial(values, user_attrs={"role": "spread"}, skip_if_exists=True)
 
 
 def open_study(storage, name: str, space: SearchSpace, direction: str, full_tokens: int, seed: int, pruner,
@@ -133,7 +127,7 @@ def open_study(storage, name: str, space: SearchSpace, direction: str, full_toke
 def tune(model: str | None = None, data: str | None = None, *, config: Any = None, budget: str | Budget = "5x",
          gpu: str | None = None, storage: str | None = None, study: str | None = None, metric: str = "eval_loss",
          output_dir: str | Path = "runs/tune", final: bool = False, space: dict[str, Any] | list[str] | None = None,
-         overrides: dict[str, Any] | None = None, pruner: str = "asha", max_trials: int | None = None,
+         overrides: dict[str, Any] | None = None, pruner: str = "sh", max_trials: int | None = None,
          tune_rank: bool | None = None, lr_range_test: bool = False, eval_data: str | None = None, seed: int = 0,
          heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, quiet: bool = False, workers: int = 1,
          on_trial: Callable[[dict[str, Any]], None] | None = None, _space: SearchSpace | None = None,
@@ -151,7 +145,10 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     n_train, tokens_epoch = measure_data(base)
     full_examples, full_tokens = full_run(base, n_train, tokens_epoch)
     est_seconds = plan.steps.est_seconds if plan is not None else None
-    check_budget(bud, full_tokens, 1 / EVALS_PER_RUN if pruner != "none" else 1.0,
+    pruner = check_pruner(pruner)
+    halving = pruner == "sh"
+    # Halving needs at least its last rung, one full run; Optuna's pruners can stop at their first rung.
+    check_budget(bud, full_tokens, 1 / EVALS_PER_RUN if pruner in ("asha", "hyperband") else 1.0,
                  tokens_per_second=full_tokens / est_seconds if est_seconds else None)
     if workers < 1:
         raise UserError(f"--workers {workers}: give at least 1")
@@ -175,34 +172,47 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
     base_sig = hashlib.sha256(f"{base.model_dump_json()}|{micro}|{lr_upper}|{tune_rank}".encode()).hexdigest()[:16]
-    rung = first_rung(full_examples, base.effective_batch())
-    if pruner != "none" and rung is None:
-        notes.append(f"runs are too short to prune reliably (a full run is {full_examples} examples, "
-                     f"{math.ceil(full_examples / base.effective_batch())} steps): every trial runs to the end")
     study_obj, sp = open_study(st, name, sp, direction, full_tokens, seed,
                                make_pruner(pruner, full_examples, base.effective_batch()),
                                base_sig, explicit_space=bool(overrides_space))
     full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
-    prunes = pruner != "none" and metric in LOSS_METRICS  # other metrics are scored after a trial ends
-    first = rung if prunes else None
-    if not study_obj.trials:
-        # The wave is ASHA's bottom rung (see tune/pruning.py); Hyperband runs its own brackets, so it and
-        # unpruned searches start from spread full trials instead (one per full run of budget, at most 4).
-        asha = first is not None and pruner in ("asha", "sha", "successive_halving")
-        probes = wave_size(runs, rungs_below_full(full_examples, first)) if asha else 0
-        spread = max(1, min(4, math.ceil(runs) if runs is not None else 4))
-        first_trials(study_obj, sp, base, probes=probes, full_trials=spread, seed=seed)
+    brackets = Brackets(full_examples, base.effective_batch()) if halving else None
 
     def spent(extra: tuple[float, int] = (0.0, 0), exclude: int | None = None) -> float:
         return study_spend(study_obj.get_trials(deepcopy=False), full_tokens, extra, exclude).of(bud)
 
+    def in_runs() -> tuple[float | None, float]:
+        return in_full_runs(bud, study_spend(study_obj.get_trials(deepcopy=False), full_tokens), full_tokens,
+                            est_seconds)
+
     def over_budget(number: int, seconds: float, tokens: int) -> bool:
-        return spent((seconds, tokens), number) >= bud.amount
+        # Halving sizes its brackets to the budget before they start; a running trial is only cut when the
+        # estimate was far off (a time budget), not for the usual overshoot of a bracket's last trial.
+        slack = 1.25 if halving else 1.0
+        return spent((seconds, tokens), number) >= bud.amount * slack
+
+    if brackets is not None and brackets.s_max == 0:
+        notes.append(f"runs are too short to judge shorter runs (a full run is {full_examples} examples, "
+                     f"{math.ceil(full_examples / base.effective_batch())} steps): every trial runs to the end")
+    mid_run = first_rung(full_examples, base.effective_batch()) if pruner in ("asha", "hyperband") else None
+    if pruner in ("asha", "hyperband") and mid_run is None:
+        notes.append(f"runs are too short to prune reliably (a full run is {full_examples} examples): every trial "
+                     "runs to the end")
+    if not study_obj.trials:
+        if brackets is not None:
+            if brackets.start(study_obj, sp, base, in_runs()[0], seed) is None:
+                raise UserError(f"--budget {bud.text} does not fit one full run of {full_tokens:,} tokens; raise it")
+        else:
+            spread_trials(study_obj, sp, base, max(1, min(4, math.ceil(runs) if runs is not None else 4)), seed)
+
+    def place(trial):
+        return brackets.place(study_obj, trial, *in_runs())
 
     objective = Objective(base, sp, out / "trials", full_run_examples=full_examples, metric=metric,
-                          evals_per_run=EVALS_PER_RUN, eval_every_examples=first, prune=pruner != "none",
-                          over_budget=over_budget,
-                          eval_data=eval_data, quiet=True)
+                          evals_per_run=EVALS_PER_RUN if mid_run else 4, eval_every_examples=mid_run,
+                          prune=mid_run is not None and metric in LOSS_METRICS, over_budget=over_budget,
+                          eval_data=eval_data, quiet=True, place=place if brackets is not None else None,
+                          rung_fraction=brackets.rung_fraction if brackets is not None else None)
     started = time.time()
     progress = _Progress(bud, spent, quiet, on_trial)
     procs = []
@@ -215,22 +225,28 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
             quiet=True, _space=sp, _write=False))
 
     def stop_when_spent(st_, trial) -> None:
-        promote(st_)  # after the wave's last probe: re-queue its best third
+        if brackets is not None:
+            promote(st_)  # a rung that just finished: queue its best third at the next rung
         progress(st_, trial)
-        if spent() >= bud.amount or (max_trials is not None and _finished(st_) >= max_trials):
+        if spent() >= bud.amount or (max_trials is not None and _finished(st_) >= max_trials) or \
+                (brackets is not None and brackets.finished(st_, *in_runs())):
             st_.stop()
 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _quiet_libraries()
-    promote(study_obj)  # a study interrupted between its wave and the promotion
-    if spent() < bud.amount and (max_trials is None or _finished(study_obj) < max_trials):
+    if brackets is not None:
+        promote(study_obj)  # a study interrupted between a rung and its promotion
+    spare = brackets is None or not brackets.finished(study_obj, *in_runs())
+    if spare and spent() < bud.amount and (max_trials is None or _finished(study_obj) < max_trials):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning)
             study_obj.optimize(objective, catch=(TrialFailed,), callbacks=[stop_when_spent], gc_after_trial=True)
     else:
-        notes.append("the budget was already spent by earlier runs of this study: nothing new was trained")
+        notes.append("the budget was already spent by earlier runs of this study: nothing new was trained"
+                     if spare else "the budget left by earlier runs of this study fits no further bracket of "
+                     "successive halving (one needs at least a full run): nothing new was trained")
     if procs:
         from .workers import join_workers
 
