@@ -71,3 +71,25 @@ def test_fixed_trial_with_an_eval_metric_scores_the_trained_adapter(tune_config,
     value = obj(trial)
     assert 0.0 <= value <= 1.0
     assert trial.user_attrs["stop_reason"] == "completed"
+
+
+def test_rung_trial_is_a_complete_shorter_run_recorded_as_pruned(tune_config, tmp_path):
+    """Under successive halving a rung-0 trial trains 1/3 of its run with the schedule fitted to that length (the
+    learning rate decays to ~0 by its last step), evaluates once at its end and is recorded as pruned there."""
+    import json
+
+    base = build_config(tune_config)
+    space = build_space(base, expected_trials=4, micro_batch=2)
+    obj = Objective(base, space, tmp_path / "trials", full_run_examples=28, evals_per_run=4,
+                    rung_fraction=lambda s, k: 1 / 3 ** (s - k))
+    trial = optuna.trial.FixedTrial({"learning_rate": 3e-3})
+    for key, v in {"bracket": 0, "rung": 0, "rungs": 1}.items():
+        trial.set_user_attr(key, v)
+    with pytest.raises(optuna.TrialPruned, match="rung 0"):
+        obj(trial)
+    assert trial.user_attrs["steps"] == 2  # round(7 steps / 3)
+    logs = [json.loads(line) for line in (tmp_path / "trials" / "trial-0000" / "trainer_log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in logs if "lr" in r]
+    assert logs[0]["total_steps"] == 2
+    assert lrs and lrs[-1] < 0.6 * 3e-3  # decayed within the short run, not the first 2 steps of a 7-step cosine
+    assert sum("eval_loss" in r for r in logs) == 1

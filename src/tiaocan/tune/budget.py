@@ -103,9 +103,11 @@ def check_budget(budget: Budget, full_run_tokens: int, min_fraction: float, toke
     if need is not None and budget.amount < need:
         unit = {"time": lambda v: _hms(v), "tokens": lambda v: f"{v / 1e6:.3g}M tokens",
                 "runs": lambda v: f"{v:.3g}x"}[budget.kind]
-        raise UserError(f"--budget {budget.text} is smaller than one trial's minimum ({unit(need)}: the first "
-                        f"pruning rung, {min_fraction:.0%} of one full run of {full_run_tokens:,} tokens). "
-                        f"Raise --budget to at least {unit(need * 3)} to compare a few trials.")
+        what = "one full run, the last rung of successive halving" if min_fraction >= 1 else \
+            f"the first pruning rung, {min_fraction:.0%} of one full run"
+        raise UserError(f"--budget {budget.text} is smaller than one trial's minimum ({unit(need)}: {what} of "
+                        f"{full_run_tokens:,} tokens). Raise --budget to at least {unit(need * 3)} to compare a few "
+                        "configurations, or shorten the runs (num_train_epochs, max_samples).")
 
 
 def in_full_runs(budget: Budget, spend: Spend, full_run_tokens: int,
