@@ -41,7 +41,8 @@ def _figures(r: TuneResult) -> list[tuple[str, str]]:
         ax.plot([], [], color=colour, label=state)
     ax.set_xlabel("training examples seen")
     ax.set_ylabel("eval loss")
-    ax.set_title("trials' eval loss (pruned trials stop early)")
+    # Under successive halving a pruned trial is a complete shorter run: one point, at its end.
+    ax.set_title("trials' eval loss (pruned: shorter runs or stopped early)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
