@@ -73,7 +73,7 @@ def test_a_new_bracket_opens_only_when_the_last_rung_0_is_full_and_one_fits():
     assert br.start(study, _Space(), None, 3.0, seed=0) == 2
     assert len(study.get_trials(deepcopy=False)) == 9  # the plan + 8 spread points, all at rung 0
     assert study.ask(DIST).user_attrs["rung"] == 0  # queued trials come tagged
-    t = SimpleNamespace(number=99)  # a trial the sampler proposed
+    t = SimpleNamespace(number=99, user_attrs={})  # a trial the sampler proposed
     # ... while bracket 0's rung 0 is full: a new bracket, sized to what bracket 0's planned cost leaves.
     assert br.place(study, t, 6.0, 0.5) == {"bracket": 1, "rung": 0, "rungs": 2}  # 6 - 2.9 leaves 3.1
     assert study.user_attrs[BRACKETS_ATTR] == [2, 2]
@@ -81,6 +81,19 @@ def test_a_new_bracket_opens_only_when_the_last_rung_0_is_full_and_one_fits():
     assert br.next_size(study, 6.0, 6.0) is None
     study2 = _study([])
     assert br.place(study2, t, 2.0, 0.0) == {"bracket": 0, "rung": 0, "rungs": 1}  # sampler-first, budget 2x
+
+
+def test_a_promotion_queued_twice_by_two_workers_trains_once():
+    br = Brackets(72, 8)
+    study = _study([1])
+    _run_rung(study, 0, 0, 1, [2.0, 1.0, 3.0])
+    assert promote(study) == 1
+    study.set_user_attr("tiaocan_promoted_rungs", [])  # the other worker read the attr before it was set
+    assert promote(study) == 1
+    first, second = study.ask(DIST), study.ask(DIST)
+    assert br.place(study, first, 2.0, 1.0) == {"bracket": 0, "rung": 1, "rungs": 1}
+    assert "duplicate" in br.place(study, second, 2.0, 1.0)
+    assert "no bracket" in br.place(_study([]), SimpleNamespace(number=0, user_attrs={}), 0.5, 0.0)
 
 
 class _Space:

@@ -95,3 +95,12 @@ def test_space_filling_puts_one_point_in_every_stratum_of_every_dimension():
 def test_the_range_test_sets_the_top_of_the_learning_rate_range_even_above_ten_times_the_base():
     lr = build_space(BASE, lr_upper=2e-2).params[0]
     assert math.isclose(lr.high, 2e-2) and math.isclose(lr.low, 2e-5)  # base / 10 still included
+
+
+def test_epochs_can_be_left_out_and_the_next_dimension_takes_their_place(tune_config):
+    from tiaocan.config import build_config
+
+    base = build_config(tune_config)
+    assert build_space(base, expected_trials=10).names() == ["learning_rate", "effective_batch", "num_train_epochs"]
+    assert build_space(base, expected_trials=10, search_epochs=False).names() == \
+        ["learning_rate", "effective_batch", "warmup_ratio"]

@@ -113,8 +113,8 @@ class Brackets:
     """Budget-aware successive halving for one study: rung lengths from the full run, brackets sized to the budget
     (in full-run equivalents; None = unknown, e.g. a time budget before anything was measured)."""
 
-    def __init__(self, full_examples: int, base_batch: int):
-        self.full_examples, self.base_batch = full_examples, max(1, base_batch)
+    def __init__(self, full_examples: int, base_batch: int, full_tokens: int = 0):
+        self.full_examples, self.base_batch, self.full_tokens = full_examples, max(1, base_batch), full_tokens
         self.s_max = max_rungs(full_examples, self.base_batch)
 
     def rung_examples(self, s: int, k: int) -> int:
@@ -132,16 +132,41 @@ class Brackets:
         if budget_runs is None:
             return self.s_max
         committed = sum(self.cost(s) for s in study.user_attrs.get(BRACKETS_ATTR, []))
-        return choose_bracket(budget_runs - max(committed, spent_runs), self.s_max, self.full_examples,
-                              self.base_batch)
+        left = (budget_runs - max(committed, spent_runs)) / self.cost_ratio(study)
+        return choose_bracket(left, self.s_max, self.full_examples, self.base_batch)
 
-    def place(self, study, trial, budget_runs: float | None, spent_runs: float) -> dict[str, Any] | None:
+    def cost_ratio(self, study) -> float:
+        """What finished rung trials really cost ÷ their planned share of a base run: above 1 when the sampled
+        configurations train longer than the base (more epochs), so brackets are sized by what they will cost."""
+        from optuna.trial import TrialState
+
+        planned = actual = 0.0
+        for t in study.get_trials(deepcopy=False):
+            tag, tokens = _tag(t), t.user_attrs.get("tokens")
+            if tag is None or not tokens or t.state not in (TrialState.PRUNED, TrialState.COMPLETE):
+                continue
+            planned += self.rung_fraction(int(t.user_attrs.get("rungs", tag[1])), tag[1])
+            actual += tokens / max(1, self.full_tokens)
+        return actual / planned if planned >= 0.5 and self.full_tokens else 1.0
+
+    def place(self, study, trial, budget_runs: float | None, spent_runs: float) -> dict[str, Any] | str:
+        """The trial's tags: its own when it was queued, else rung 0 of the open bracket or of a new one sized to
+        the budget left. A string says why it must not train: no bracket fits, or it duplicates a promotion
+        another worker queued at the same moment (the study attr is no lock; this check is the dedupe)."""
+        if _tag(trial) is not None:
+            ua = trial.user_attrs
+            if "promoted_from" in ua and any(
+                    t.number < trial.number and _tag(t) == _tag(trial)
+                    and t.user_attrs.get("promoted_from") == ua["promoted_from"]
+                    for t in study.get_trials(deepcopy=False)):
+                return f"a duplicate of an earlier promotion of trial {ua['promoted_from']}: not trained"
+            return {k: ua[k] for k in ("bracket", "rung", "rungs")}
         brackets = study.user_attrs.get(BRACKETS_ATTR, [])
         if brackets and self._rung0_open(study, len(brackets) - 1, brackets[-1], exclude=trial.number):
             return {"bracket": len(brackets) - 1, "rung": 0, "rungs": brackets[-1]}
         s = self.next_size(study, budget_runs, spent_runs)
         if s is None:
-            return None
+            return "no bracket of successive halving fits the budget left: not trained"
         study.set_user_attr(BRACKETS_ATTR, list(brackets) + [s])
         return {"bracket": len(brackets), "rung": 0, "rungs": s}
 

@@ -104,8 +104,8 @@ class Objective:
     `full_run_examples`: examples one full run of the base config processes (sets the eval cadence, so every trial
     is evaluated at the same examples-seen points; `eval_every_examples` overrides it).
     `over_budget(trial number, seconds, tokens)`: asked at each eval.
-    `place(trial)`: the rung a trial the sampler proposed belongs to ({"bracket", "rung", "rungs"}), or None when
-    no rung fits the budget left; `rung_fraction(rungs, rung)`: the share of its full run a trial at that rung
+    `place(trial)`: the rung the trial belongs to ({"bracket", "rung", "rungs"}), or why it must not train (a
+    string: no rung fits the budget left, a duplicate promotion); `rung_fraction(rungs, rung)`: the share of its full run a trial at that rung
     trains on.
     """
 
@@ -163,15 +163,16 @@ class Objective:
         from ..train import train
 
         values = self.space.suggest(trial)
-        if self.place is not None and "rung" not in trial.user_attrs:  # proposed by the sampler, not queued
+        if self.place is not None:
             tags = self.place(trial)
-            if tags is None:
+            if isinstance(tags, str):  # nothing to train: the budget is spent, or a duplicate
                 import optuna
 
-                trial.set_user_attr("stopped_by", "budget")
-                raise optuna.TrialPruned("no rung fits the budget left: nothing trained")
+                trial.set_user_attr("stopped_by", tags)
+                raise optuna.TrialPruned(tags)
             for key, v in tags.items():
-                trial.set_user_attr(key, v)
+                if trial.user_attrs.get(key) != v:
+                    trial.set_user_attr(key, v)
         fraction = self.fraction_for(trial)
         cfg = self.config_for(trial, values, fraction)
         trial.set_user_attr("config", cfg.to_yaml_dict(include_defaults=False))

@@ -154,13 +154,15 @@ def capacity_may_matter(response_tokens_per_epoch: int | None) -> bool:
 
 
 def build_space(base: TrainConfig, *, expected_trials: float = 30, micro_batch: int | None = None,
-                lr_upper: float | None = None, tune_rank: bool = False,
+                lr_upper: float | None = None, tune_rank: bool = False, search_epochs: bool = True,
                 overrides: dict[str, Any] | None = None) -> SearchSpace:
     """The space around `base`. `micro_batch`: the largest micro batch the memory fitter says fits (default: the
     base's). `lr_upper`: half the learning rate where the LR range test's loss blew up (or the sweep's end); it
     becomes the top of the range whether above or below base x 10 (the test measured where training breaks; the
     base value is a rule of thumb), and the range reaches LR_DECADES below it and at least base / 10.
-    `overrides`: name -> (low, high) or [choices]."""
+    `search_epochs=False` leaves the epochs at the base's (successive halving over shorter runs: a rung's length
+    is the epoch axis, and a config with more epochs would train on more data at every rung and look better there)
+    and gives its place in the priority order to the next dimension. `overrides`: name -> (low, high) or [choices]."""
     micro = micro_batch or base.per_device_train_batch_size
     lr = base.learning_rate
     lr_high = lr * LR_SPAN if lr_upper is None else lr_upper
@@ -176,7 +178,8 @@ def build_space(base: TrainConfig, *, expected_trials: float = 30, micro_batch: 
         "loraplus_lr_ratio": Param(name="loraplus_lr_ratio", kind="categorical", choices=list(LORAPLUS_CHOICES)),
         "lora_rank": Param(name="lora_rank", kind="categorical", choices=list(RANK_CHOICES)),
     }
-    wanted = list(PRIORITY[:dims_for_trials(expected_trials)])
+    order = [n for n in PRIORITY if search_epochs or n != "num_train_epochs"]
+    wanted = order[:dims_for_trials(expected_trials)]
     if base.finetuning_type != "lora":
         wanted = [n for n in wanted if n not in ("loraplus_lr_ratio", "lora_rank")]
     elif tune_rank and "lora_rank" not in wanted:

@@ -167,7 +167,11 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
         tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
     overrides_space = parse_space_overrides(space) if isinstance(space, list) else space
     sp = _space or build_space(base, expected_trials=expected_trials, micro_batch=micro, lr_upper=lr_upper,
-                               tune_rank=tune_rank, overrides=overrides_space)
+                               tune_rank=tune_rank, search_epochs=not halving, overrides=overrides_space)
+    if halving and "num_train_epochs" not in sp.names() and "num_train_epochs" not in (overrides_space or {}) \
+            and base.max_steps <= 0:
+        notes.append(f"epochs stay at {base.num_train_epochs:g}: successive halving compares shorter runs, where more "
+                     "epochs would just mean more data; --space num_train_epochs=1:4 searches them anyway")
     url = storage or default_url(out)
     st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
@@ -176,7 +180,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
                                make_pruner(pruner, full_examples, base.effective_batch()),
                                base_sig, explicit_space=bool(overrides_space))
     full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
-    brackets = Brackets(full_examples, base.effective_batch()) if halving else None
+    brackets = Brackets(full_examples, base.effective_batch(), full_tokens) if halving else None
 
     def spent(extra: tuple[float, int] = (0.0, 0), exclude: int | None = None) -> float:
         return study_spend(study_obj.get_trials(deepcopy=False), full_tokens, extra, exclude).of(bud)
@@ -185,10 +189,11 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
         return in_full_runs(bud, study_spend(study_obj.get_trials(deepcopy=False), full_tokens), full_tokens,
                             est_seconds)
 
+    # Halving sizes each bracket to the budget before it starts and then finishes it: trials are only cut when the
+    # estimate was far off (e.g. a time budget), not for the small overshoot of a bracket's last trial.
+    slack = 1.25 if halving else 1.0
+
     def over_budget(number: int, seconds: float, tokens: int) -> bool:
-        # Halving sizes its brackets to the budget before they start; a running trial is only cut when the
-        # estimate was far off (a time budget), not for the usual overshoot of a bracket's last trial.
-        slack = 1.25 if halving else 1.0
         return spent((seconds, tokens), number) >= bud.amount * slack
 
     if brackets is not None and brackets.s_max == 0:
@@ -228,7 +233,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
         if brackets is not None:
             promote(st_)  # a rung that just finished: queue its best third at the next rung
         progress(st_, trial)
-        if spent() >= bud.amount or (max_trials is not None and _finished(st_) >= max_trials) or \
+        if spent() >= bud.amount * slack or (max_trials is not None and _finished(st_) >= max_trials) or \
                 (brackets is not None and brackets.finished(st_, *in_runs())):
             st_.stop()
 
@@ -239,7 +244,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     if brackets is not None:
         promote(study_obj)  # a study interrupted between a rung and its promotion
     spare = brackets is None or not brackets.finished(study_obj, *in_runs())
-    if spare and spent() < bud.amount and (max_trials is None or _finished(study_obj) < max_trials):
+    if spare and spent() < bud.amount * slack and (max_trials is None or _finished(study_obj) < max_trials):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning)
             study_obj.optimize(objective, catch=(TrialFailed,), callbacks=[stop_when_spent], gc_after_trial=True)
