@@ -122,6 +122,7 @@ def main() -> None:
     ap.add_argument("--grid-lrs", type=int, default=5, help="learning rates in the grid (x the batches)")
     ap.add_argument("--grid-pick", default="", help="only these grid lr indices (0 = lowest), e.g. 4,3")
     ap.add_argument("--hf-trials", type=int, default=2)
+    ap.add_argument("--tune-pruner", default="sh", help="tiaocan tune's --pruner (sh, asha, hyperband, none)")
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_tune"))
     ap.add_argument("--batches", default="4,8", help="effective batches in the shared space")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (1 avoids spin-waiting on a busy machine)")
@@ -172,15 +173,16 @@ def main() -> None:
         from tiaocan.tune import tune
 
         t = time.time()
-        r = tune(config=base, budget=f"{args.budget}x", output_dir=out / "tune", study=f"bench-{int(time.time())}",
+        key = "tune" if args.tune_pruner == "sh" else f"tune_{args.tune_pruner}"
+        r = tune(config=base, budget=f"{args.budget}x", output_dir=out / key, study=f"bench-{int(time.time())}",
                  space={"num_train_epochs": None, "effective_batch": BATCHES,
-                        "learning_rate": (lo, hi)}, quiet=True, seed=0)
+                        "learning_rate": (lo, hi)}, quiet=True, seed=0, pruner=args.tune_pruner)
         pts = [{"loss": tr.value if tr.state == "COMPLETE" else None, "tokens": tr.tokens, "state": tr.state,
                 "lr": tr.params.get("learning_rate"), "eb": tr.params.get("effective_batch"), "seconds": tr.wall_s,
-                "role": tr.role, "examples": tr.examples, "curve": tr.curve}
+                "role": tr.role, "rung": tr.rung, "examples": tr.examples, "curve": tr.curve}
                for tr in sorted(r.trials, key=lambda x: x.number)]
-        results["tune"] = {"points": pts, "seconds": round(time.time() - t, 1), "best": r.best_value,
-                           "n_pruned": r.n_pruned, "n_complete": r.n_complete}
+        results[key] = {"points": pts, "seconds": round(time.time() - t, 1), "best": r.best_value,
+                        "n_pruned": r.n_pruned, "n_complete": r.n_complete}
         log(f"tiaocan tune {args.budget}x: best {r.best_value:.4f}, {r.n_trials} trials ({r.n_pruned} pruned), "
             f"{sum(p['tokens'] for p in pts) / full:.2f} full runs, {time.time() - t:.0f} s")
 
@@ -222,7 +224,10 @@ def main() -> None:
 def summarise(results: dict, full: int, out: Path) -> None:
     rows = [("plan alone", results["plan"]["loss"], 1.0, results["plan"]["seconds"])]
     curves = {}
-    for key, label in (("tune", "tiaocan tune"), ("random", "random search (no pruning)"),
+    for key, label in (("tune", "tiaocan tune"), ("tune_wave", "tiaocan tune, mid-run ASHA + wave (before, 8fc6ae0)"),
+                       ("tune_asha", "tiaocan tune --pruner asha (Optuna's, mid-run)"),
+                       ("tune_hyperband", "tiaocan tune --pruner hyperband (Optuna's, mid-run)"),
+                       ("random", "random search (no pruning)"),
                        ("grid", "grid (lr × batch)"), ("hf", "HF hyperparameter_search (default space)")):
         if key not in results:
             continue
