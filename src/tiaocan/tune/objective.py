@@ -3,7 +3,7 @@
 Testable without a study: `Objective(...)(optuna.trial.FixedTrial({...}))` trains that config and returns its
 metric. In a study, the trial reports the eval loss at regular points (examples seen, so trials with different
 batch sizes are compared at equal data). Under budget-aware successive halving (tune/halving.py) a trial may be a
-rung trial: a complete run shortened to the rung's examples, its value reported at its end and the trial recorded
+rung trial: a complete run shortened to the rung's share of its length, its value reported at its end and the trial recorded
 as pruned there. Under Optuna's pruners a full-length trial may be stopped at an eval instead. A crashed trial
 (OOM, NaN/divergence, any error) is recorded as failed with its reason in the `fail_reason` user attr, and the
 search goes on.
@@ -105,8 +105,8 @@ class Objective:
     is evaluated at the same examples-seen points; `eval_every_examples` overrides it).
     `over_budget(trial number, seconds, tokens)`: asked at each eval.
     `place(trial)`: the rung the trial belongs to ({"bracket", "rung", "rungs"}), or why it must not train (a
-    string: no rung fits the budget left, a duplicate promotion); `rung_fraction(rungs, rung)`: the share of its full run a trial at that rung
-    trains on.
+    string: no rung fits the budget left, a duplicate promotion); `rung_fraction(rungs, rung)`: the share of its
+    full run a trial at that rung trains on.
     """
 
     def __init__(self, base: TrainConfig, space: SearchSpace, workdir: str | Path, *, full_run_examples: int,
@@ -114,7 +114,7 @@ class Objective:
                  prune: bool = True,
                  over_budget: Callable[[int, float, int], bool] | None = None, eval_data: str | None = None,
                  keep_weights: bool = False, quiet: bool = True,
-                 place: Callable[[Any], dict[str, Any] | None] | None = None,
+                 place: Callable[[Any], dict[str, Any] | str] | None = None,
                  rung_fraction: Callable[[int, int], float] | None = None):
         if base.val_size <= 0 and not base.eval_dataset:
             raise UserError("tune needs held-out data for eval loss: set val_size (e.g. 0.1) or eval_dataset")
