@@ -175,7 +175,7 @@ def main() -> None:
         t = time.time()
         key = "tune" if args.tune_pruner == "sh" else f"tune_{args.tune_pruner}"
         r = tune(config=base, budget=f"{args.budget}x", output_dir=out / key, study=f"bench-{int(time.time())}",
-                 space={"num_train_epochs": None, "effective_batch": BATCHES,
+                 space={"num_train_epochs": None, "warmup_ratio": None, "effective_batch": BATCHES,
                         "learning_rate": (lo, hi)}, quiet=True, seed=0, pruner=args.tune_pruner)
         pts = [{"loss": tr.value if tr.state == "COMPLETE" else None, "tokens": tr.tokens, "state": tr.state,
                 "lr": tr.params.get("learning_rate"), "eb": tr.params.get("effective_batch"), "seconds": tr.wall_s,

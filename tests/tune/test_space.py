@@ -104,3 +104,18 @@ def test_epochs_can_be_left_out_and_the_next_dimension_takes_their_place(tune_co
     assert build_space(base, expected_trials=10).names() == ["learning_rate", "effective_batch", "num_train_epochs"]
     assert build_space(base, expected_trials=10, search_epochs=False).names() == \
         ["learning_rate", "effective_batch", "warmup_ratio"]
+
+
+def test_space_filling_gives_every_batch_size_the_whole_learning_rate_range():
+    """Sliced by the effective batch: each batch size gets its own hypercube over the learning rate, the base
+    config (trial 0) counting towards its batch's share."""
+    sp = build_space(BASE, expected_trials=4, overrides={"effective_batch": [4, 8]})
+    base = {"learning_rate": BASE.learning_rate, "effective_batch": 8}
+    pts = sp.space_filling(8, seed=1, taken=base)
+    lr = sp.params[0]
+    by_batch = {b: sorted(p["learning_rate"] for p in pts if p["effective_batch"] == b) for b in (4, 8)}
+    assert {b: len(v) for b, v in by_batch.items()} == {4: 5, 8: 3}  # 9 with the base: 5 + (3 + base)
+    for b, lrs in by_batch.items():
+        strata = [int(len(lrs) * math.log(x / lr.low) / math.log(lr.high / lr.low)) for x in lrs]
+        assert strata == list(range(len(lrs)))  # each batch size: one point in every stratum of the range
+    assert sp.space_filling(8, seed=1, taken=base) == pts

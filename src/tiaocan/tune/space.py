@@ -95,16 +95,44 @@ class SearchSpace(BaseModel):
     def suggest(self, trial) -> dict[str, Any]:
         return {p.name: p.suggest(trial) for p in self.params}
 
-    def space_filling(self, n: int, seed: int = 0) -> list[dict[str, Any]]:
+    def space_filling(self, n: int, seed: int = 0, taken: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """n points spread over the space (a Latin hypercube: each dimension's range cut into n strata, one point
         at a random place in each, strata paired at random). Random or TPE start points leave gaps a small budget
         never fills; here every decade of the learning rate gets its share of the first trials. (Mid-strata
-        points would put one exactly on the base value, the range's log centre, which is already trial 0.)"""
+        points would put one exactly on the base value, the range's log centre, which is already trial 0.)
+
+        Sliced by the first choice dimension (in priority order: the effective batch) when every choice can get
+        at least two points: each choice then gets its own hypercube over the other dimensions (a sliced Latin
+        hypercube, Qian 2012), so every batch size sees the whole learning-rate range instead of the few learning
+        rates a plain hypercube happens to pair with it. `taken` (the base config, already trial 0) counts
+        towards its choice's share."""
         import random
 
         rng = random.Random(seed)
+        cat = next((p for p in self.params if p.kind == "categorical" and len(p.choices) > 1), None)
+        if cat is None or n < 2 * len(cat.choices):
+            return self._hypercube(n, self.params, rng)
+        levels = list(cat.choices)
+        total = n + (1 if taken is not None and taken.get(cat.name) in levels else 0)
+        share = {c: total // len(levels) for c in levels}
+        # The remainder goes to choices without the base point first; the base point fills one slot of its own.
+        spare = total % len(levels)
+        for c in sorted(levels, key=lambda c: taken is not None and taken.get(cat.name) == c):
+            if spare:
+                share[c], spare = share[c] + 1, spare - 1
+        if taken is not None and taken.get(cat.name) in share:
+            share[taken[cat.name]] -= 1
+        others = [p for p in self.params if p is not cat]
+        points = []
+        for c in levels:
+            points += [{cat.name: c, **pt} for pt in self._hypercube(share[c], others, rng)]
+        rng.shuffle(points)  # interleave the choices, so a budget cut short still leaves each one tried
+        return [{p.name: pt[p.name] for p in self.params} for pt in points]
+
+    @staticmethod
+    def _hypercube(n: int, params: list["Param"], rng) -> list[dict[str, Any]]:
         columns = {}
-        for p in self.params:
+        for p in params:
             strata = list(range(n))
             rng.shuffle(strata)
             columns[p.name] = [p.at((k + rng.random()) / n) for k in strata]
