@@ -102,7 +102,7 @@ class _Space:
     def params_of(self, base):
         return {"x": 5.0}
 
-    def space_filling(self, n, seed=0):
+    def space_filling(self, n, seed=0, taken=None):
         return [{"x": float(i)} for i in range(n)]  # may repeat the plan's point: it still fills a slot
 
 
