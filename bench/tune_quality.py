@@ -122,6 +122,7 @@ def main() -> None:
     ap.add_argument("--grid-lrs", type=int, default=5, help="learning rates in the grid (x the batches)")
     ap.add_argument("--grid-pick", default="", help="only these grid lr indices (0 = lowest), e.g. 4,3")
     ap.add_argument("--hf-trials", type=int, default=2)
+    ap.add_argument("--tune-seed", type=int, default=0, help="tiaocan tune's --seed (its spread points, TPE)")
     ap.add_argument("--tune-pruner", default="sh", help="tiaocan tune's --pruner (sh, asha, hyperband, none)")
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench_tune"))
     ap.add_argument("--batches", default="4,8", help="effective batches in the shared space")
@@ -173,10 +174,11 @@ def main() -> None:
         from tiaocan.tune import tune
 
         t = time.time()
-        key = "tune" if args.tune_pruner == "sh" else f"tune_{args.tune_pruner}"
+        key = ("tune" if args.tune_pruner == "sh" else f"tune_{args.tune_pruner}") + \
+            (f"_seed{args.tune_seed}" if args.tune_seed else "")
         r = tune(config=base, budget=f"{args.budget}x", output_dir=out / key, study=f"bench-{int(time.time())}",
                  space={"num_train_epochs": None, "warmup_ratio": None, "effective_batch": BATCHES,
-                        "learning_rate": (lo, hi)}, quiet=True, seed=0, pruner=args.tune_pruner)
+                        "learning_rate": (lo, hi)}, quiet=True, seed=args.tune_seed, pruner=args.tune_pruner)
         pts = [{"loss": tr.value if tr.state == "COMPLETE" else None, "tokens": tr.tokens, "state": tr.state,
                 "lr": tr.params.get("learning_rate"), "eb": tr.params.get("effective_batch"), "seconds": tr.wall_s,
                 "role": tr.role, "rung": tr.rung, "examples": tr.examples, "curve": tr.curve}
