@@ -155,19 +155,14 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     runs = {"runs": bud.amount, "tokens": bud.amount / max(1, full_tokens)}.get(bud.kind)
     if runs is None and plan is not None and plan.steps.est_seconds:
         runs = bud.amount / plan.steps.est_seconds
-    expected_trials = 3 * runs if runs is not None else 20
-    lr_upper, notes = None, []
-    if lr_range_test and _space is None:
-        from .lr_range import lr_range_test as _lrt
-
-        lr_upper, blew_up = _lrt(base, out / "lr-range-test", quiet=quiet)
-        notes.append(f"LR range test: the loss blew up at {2 * lr_upper:.3g}; the search stops at {lr_upper:.3g}"
-                     if blew_up else f"LR range test: no blow-up up to {lr_upper:.3g}; the search goes up to there")
+    notes: list[str] = []
     if tune_rank is None:
         tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
     overrides_space = parse_space_overrides(space) if isinstance(space, list) else space
-    sp = _space or build_space(base, expected_trials=expected_trials, micro_batch=micro, lr_upper=lr_upper,
-                               tune_rank=tune_rank, search_epochs=not halving, overrides=overrides_space)
+    lr_upper = _lr_upper(base, out, quiet, notes) if lr_range_test and _space is None else None
+    sp = _space or build_space(base, expected_trials=3 * runs if runs is not None else 20, micro_batch=micro,
+                               lr_upper=lr_upper, tune_rank=tune_rank, search_epochs=not halving,
+                               overrides=overrides_space)
     if halving and "num_train_epochs" not in sp.names() and "num_train_epochs" not in (overrides_space or {}) \
             and base.max_steps <= 0:
         notes.append(f"epochs stay at {base.num_train_epochs:g}: successive halving compares shorter runs, where more "
@@ -264,6 +259,16 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
 
         Console(highlight=False).print(f"[dim]tuned for {time.time() - started:.0f} s[/]")
     return result
+
+
+def _lr_upper(base: TrainConfig, out: Path, quiet: bool, notes: list[str]) -> float:
+    """The top of the learning-rate range from a short LR range test (tune/lr_range.py)."""
+    from .lr_range import lr_range_test
+
+    lr_upper, blew_up = lr_range_test(base, out / "lr-range-test", quiet=quiet)
+    notes.append(f"LR range test: the loss blew up at {2 * lr_upper:.3g}; the search stops at {lr_upper:.3g}"
+                 if blew_up else f"LR range test: no blow-up up to {lr_upper:.3g}; the search goes up to there")
+    return lr_upper
 
 
 def _quiet_libraries() -> None:
