@@ -29,6 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "tiaocan" / "examples" / "support" / "train.jsonl"
 BATCHES = [4, 8]  # effective batches in the shared space (--batches)
+TUNE_LABELS = {"tune": "tiaocan tune (successive halving over complete shorter runs)",
+               "tune_asha": "tiaocan tune --pruner asha (Optuna's, judged mid-run)",
+               "tune_hyperband": "tiaocan tune --pruner hyperband (Optuna's, judged mid-run)",
+               "tune_wave": "before (8fc6ae0): mid-run ASHA after a first wave",
+               "tune_wave_sliced": "before (8fc6ae0) + this sliced first wave: mid-run ASHA",
+               "tune_plainlhs": "successive halving over complete shorter runs, plain hypercube"}
 
 
 def base_config(args, out: Path):
@@ -225,12 +231,14 @@ def main() -> None:
 
 def summarise(results: dict, full: int, out: Path) -> None:
     rows = [("plan alone", results["plan"]["loss"], 1.0, results["plan"]["seconds"])]
-    curves = {}
-    for key, label in (("tune", "tiaocan tune"), ("tune_wave", "tiaocan tune, mid-run ASHA + wave (before, 8fc6ae0)"),
-                       ("tune_asha", "tiaocan tune --pruner asha (Optuna's, mid-run)"),
-                       ("tune_hyperband", "tiaocan tune --pruner hyperband (Optuna's, mid-run)"),
-                       ("random", "random search (no pruning)"),
-                       ("grid", "grid (lr × batch)"), ("hf", "HF hyperparameter_search (default space)")):
+    curves, tune_labels = {}, []
+    for key in sorted(results):  # tiaocan: "tune[_PRUNER][_seedN]" (see --tune-pruner, --tune-seed)
+        if key.startswith("tune") and isinstance(results[key], dict) and "points" in results[key]:
+            label = TUNE_LABELS.get(key.split("_seed")[0], key) + (f", seed {key.split('_seed')[1]}"
+                                                                    if "_seed" in key else "")
+            tune_labels.append((key, label))
+    for key, label in tune_labels + [("random", "random search (no pruning)"), ("grid", "grid (lr × batch)"),
+                                     ("hf", "HF hyperparameter_search (default space)")]:
         if key not in results:
             continue
         pts = results[key]["points"]
@@ -244,17 +252,19 @@ def summarise(results: dict, full: int, out: Path) -> None:
     for name, loss, comp, secs in rows:
         rel = f"{100 * (loss - grid_best) / grid_best:+.2f} %" if grid_best else "-"
         print(f"| {name} | {loss:.4f} | {comp:.2f} | {secs:.0f} | {rel} |")
-    if "tiaocan tune" in curves and "random search (no pruning)" in curves:
-        tc, rc = curves["tiaocan tune"], curves["random search (no pruning)"]
+    rc = curves.get("random search (no pruning)")
+    for key, label in tune_labels if rc else []:
+        tc = curves[label]
         for who, target in (("tiaocan's", tc[-1][1]), ("random search's", rc[-1][1])):
             t_reach = next((x for x, y in tc if y <= target), None)
             r_reach = next((x for x, y in rc if y <= target), None)
             fmt = lambda v, c: f"{v:.2f}" if v is not None else f"not reached in {c[-1][0]:.2f}"  # noqa: E731
             ratio = (f"{r_reach / t_reach:.2f}x" if r_reach is not None and t_reach else
                      f"> {rc[-1][0] / t_reach:.2f}x" if t_reach else "-")
-            print(f"\ncompute to reach {who} best ({target:.4f}): tiaocan {fmt(t_reach, tc)} full runs, random "
-                  f"search {fmt(r_reach, rc)}; random / tiaocan = {ratio}")
-            results.setdefault("reach", {})[who] = {"target": target, "tiaocan": t_reach, "random": r_reach}
+            print(f"{label}: compute to reach {who} best ({target:.4f}): tiaocan {fmt(t_reach, tc)} full runs, "
+                  f"random search {fmt(r_reach, rc)}; random / tiaocan = {ratio}")
+            results.setdefault("reach", {}).setdefault(key, {})[who] = {"target": target, "tiaocan": t_reach,
+                                                                         "random": r_reach}
     results["rows"] = rows
     results["curves"] = curves
     (out / "tune_quality.json").write_text(json.dumps(results, indent=2, default=str))
