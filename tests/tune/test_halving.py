@@ -121,3 +121,15 @@ def test_finished_once_nothing_is_queued_promotable_or_affordable():
     study.tell(t, 0.5)
     assert br.finished(study, 2.0, 2.0)
     assert not br.finished(study, 5.0, 2.0)  # a larger budget (a resumed study) opens another bracket
+
+
+def test_a_rung_short_of_winners_after_failures_still_promotes():
+    """7 of 9 diverged at rung 0: the 2 survivors go to rung 1, and rung 1 (2 of 3 places) promotes its best."""
+    study = _study([2])
+    _run_rung(study, 0, 0, 2, [None] * 7 + [2.0, 1.5])
+    assert promote(study) == 2
+    for _ in range(2):
+        t = study.ask(DIST)
+        t.report(1.0 + t.number / 100, 30)
+        study.tell(t, state=optuna.trial.TrialState.PRUNED)
+    assert promote(study) == 1

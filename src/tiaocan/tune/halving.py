@@ -3,7 +3,9 @@
 Why not judge a trial part-way through its run (what Optuna's SuccessiveHalving/Hyperband pruners do): a run
 judged before its learning-rate decay is judged at a high learning rate, where the noise of a large step hides the
 progress that the decay later turns into loss. The configurations that end best (high learning rates) then look
-worst at the rungs, and successive halving stops them (we measured this: bench/RESULTS.md "tune quality").
+no better, or worse, at the rungs, and successive halving may stop them (bench/RESULTS.md "tune quality": session
+2's mid-run ranking preferred the lower learning rate that ended worse; in session 3 two configurations ~4 % apart
+at the end were 1.2 % apart mid-run and 9.7 % apart as complete shorter runs).
 Li, Yumer & Ramanan (ICLR 2020, "Budgeted training") show that a schedule that decays within the run's own budget
 makes short runs rank configurations much as full runs do. So here a trial at rung k is a full run compressed to
 r_k / full of its own length (its warmup and decay fit that length; `max_steps`), evaluated at its end.
@@ -71,7 +73,8 @@ def _tag(trial) -> tuple[int, int] | None:
 
 def promotions(trials, brackets: list[int], done: set[str], direction: str = "minimize"):
     """[(bracket, next rung, [(trial number, params), ...])] for every rung that is complete — all its trials
-    finished, as many as the rung holds — and not promoted yet: its best 1/η, best first. Failed trials (NaN at a
+    finished; rung 0 also as many as it holds (the sampler adds them one by one; later rungs are queued at once, and
+    hold fewer when trials below failed) — and not promoted yet: its best 1/η, best first. Failed trials (NaN at a
     high learning rate) are out; a rung whose trials all failed promotes nobody."""
     from optuna.trial import TrialState
 
@@ -81,7 +84,8 @@ def promotions(trials, brackets: list[int], done: set[str], direction: str = "mi
             if f"{b}:{k}" in done:
                 continue
             rung = [t for t in trials if _tag(t) == (b, k)]
-            if len(rung) < size or any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in rung):
+            if not rung or (k == 0 and len(rung) < size) or \
+                    any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in rung):
                 continue
             ok = [t for t in rung if t.value is not None and math.isfinite(t.value)
                   and t.state in (TrialState.PRUNED, TrialState.COMPLETE)]
@@ -93,8 +97,8 @@ def promotions(trials, brackets: list[int], done: set[str], direction: str = "mi
 
 def promote(study) -> int:
     """Queue the best third of every finished rung at the next rung (same parameters, a fresh longer run);
-    returns how many were queued. Several workers may call this: the study attr makes the second caller a no-op
-    (a rare race queues twice, which only costs compute)."""
+    returns how many were queued. Several workers may call this: the study attr makes the second caller a no-op,
+    and when both read it before either wrote it, `Brackets.place` trains only the first of the two copies."""
     brackets = list(study.user_attrs.get(BRACKETS_ATTR, []))
     done = set(study.user_attrs.get(PROMOTED_ATTR, []))
     todo = promotions(study.get_trials(deepcopy=False), brackets, done, study.direction.name.lower())
