@@ -32,7 +32,7 @@ def test_spend_sums_every_worker_and_counts_the_running_trial_once():
     assert (s.seconds, s.tokens, s.full_runs) == (17.0, 1700, 1.7)
     live = study_spend(trials, 1000, running_extra=(3.0, 300), exclude=2)  # trial 2's live numbers replace its record
     assert (live.seconds, live.tokens) == (18.0, 1800)
-    assert parse_budget("2x").describe(live.full_runs) == "0.20 of 2 full-run equivalents left"
+    assert parse_budget("2x").describe(live.full_runs) == "0.20 of 2 full runs left"
 
 
 def test_budget_smaller_than_one_trial_is_refused_with_numbers():

@@ -30,7 +30,7 @@ class Budget(BaseModel):
             return f"{_hms(left)} of {_hms(self.amount)} left"
         if self.kind == "tokens":
             return f"{left / 1e6:.2f}M of {self.amount / 1e6:.2f}M tokens left"
-        return f"{left:.2f} of {self.amount:g} full-run equivalents left"
+        return f"{left:.2f} of {self.amount:g} full runs left"
 
 
 def _hms(seconds: float) -> str:

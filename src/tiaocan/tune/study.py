@@ -171,6 +171,9 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
     name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
     base_sig = hashlib.sha256(f"{base.model_dump_json()}|{micro}|{lr_upper}|{tune_rank}".encode()).hexdigest()[:16]
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress line replaces Optuna's per-trial log
     study_obj, sp = open_study(st, name, sp, direction, full_tokens, seed,
                                make_pruner(pruner, full_examples, base.effective_batch()),
                                base_sig, explicit_space=bool(overrides_space))
@@ -232,9 +235,6 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
                 (brackets is not None and brackets.finished(st_, *in_runs())):
             st_.stop()
 
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     _quiet_libraries()
     if brackets is not None:
         promote(study_obj)  # a study interrupted between a rung and its promotion
@@ -255,9 +255,9 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     if _write:
         write_outputs(result, base, sp, study_obj, out, final=final, quiet=quiet)
     if not quiet:
-        from rich.console import Console
+        from ..console import make_console
 
-        Console(highlight=False).print(f"[dim]tuned for {time.time() - started:.0f} s[/]")
+        make_console().print(f"[dim]tuned for {time.time() - started:.0f} s[/]")
     return result
 
 
@@ -292,10 +292,10 @@ class _Progress:
     """One line per finished trial: done / pruned / failed / running, best so far, budget left."""
 
     def __init__(self, budget: Budget, spent: Callable[[], float], quiet: bool, hook):
-        from rich.console import Console
+        from ..console import make_console
 
         self.budget, self.spent, self.quiet, self.hook = budget, spent, quiet, hook
-        self.console = Console(highlight=False)
+        self.console = make_console()
 
     def __call__(self, study, trial) -> None:
         from optuna.trial import TrialState
@@ -315,7 +315,9 @@ class _Progress:
             self.hook(info)
         if not self.quiet:
             colour = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}.get(trial.state.name, "white")
+            ua = trial.user_attrs
+            rung = f"rung {ua['rung']}/{ua['rungs']} " if "rung" in ua else ""
             self.console.print(
-                f"trial {trial.number:>3} [{colour}]{trial.state.name.lower():<8}[/] {value:<14} | "
-                f"done {info['done']}, pruned {info['pruned']}, failed {info['failed']}, running {info['running']} | "
+                f"trial {trial.number:>3} {rung}[{colour}]{trial.state.name.lower():<8}[/] {value:<14} | "
+                f"done {info['done']} pruned {info['pruned']} failed {info['failed']} running {info['running']} | "
                 f"best {best} | {info['budget_left']}")
