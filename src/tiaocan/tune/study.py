@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..config import TrainConfig, build_config, load_config
 from ..errors import UserError
-from .budget import Budget, check_budget, in_full_runs, parse_budget, study_spend
+from .budget import Budget, Spend, check_budget, in_full_runs, parse_budget, study_spend
 from .halving import Brackets, promote
 from .objective import LOSS_METRICS, Objective, TrialFailed, metric_direction
 from .pruning import EVALS_PER_RUN, check_pruner, first_rung, make_pruner
@@ -152,9 +152,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
                  tokens_per_second=full_tokens / est_seconds if est_seconds else None)
     if workers < 1:
         raise UserError(f"--workers {workers}: give at least 1")
-    runs = {"runs": bud.amount, "tokens": bud.amount / max(1, full_tokens)}.get(bud.kind)
-    if runs is None and plan is not None and plan.steps.est_seconds:
-        runs = bud.amount / plan.steps.est_seconds
+    runs = in_full_runs(bud, Spend(), full_tokens, est_seconds)[0]  # the budget in full runs, before any trial
     notes: list[str] = []
     if tune_rank is None:
         tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
