@@ -183,8 +183,9 @@ class Brackets:
         study.set_user_attr(BRACKETS_ATTR, [s])
         tags = {"bracket": 0, "rung": 0, "rungs": s}
         # Not skip_if_exists: a duplicate (likely in a space of a few choices) must still fill its rung slot.
-        study.enqueue_trial(space.params_of(base), user_attrs={"role": "plan", **tags})
-        for values in space.space_filling(rung_sizes(s)[0] - 1, seed=seed, taken=space.params_of(base)):
+        plan = space.params_of(base)
+        study.enqueue_trial(plan, user_attrs={"role": "plan", **tags})
+        for values in space.space_filling(rung_sizes(s)[0] - 1, seed=seed, taken=plan):
             study.enqueue_trial(values, user_attrs={"role": "probe", **tags})
         return s
 

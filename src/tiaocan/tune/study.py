@@ -81,8 +81,9 @@ def full_run(cfg: TrainConfig, n_train: int, tokens_per_epoch: int) -> tuple[int
 def spread_trials(study, space: SearchSpace, base: TrainConfig, n: int, seed: int) -> None:
     """Without budget-aware halving: the plan as trial 0, then n-1 full trials spread over the space
     (`SearchSpace.space_filling`), so the sampler starts from an even cover instead of a few random draws."""
-    study.enqueue_trial(space.params_of(base), user_attrs={"role": "plan"}, skip_if_exists=True)
-    for values in space.space_filling(n - 1, seed=seed, taken=space.params_of(base)) if n > 1 else []:
+    plan = space.params_of(base)
+    study.enqueue_trial(plan, user_attrs={"role": "plan"}, skip_if_exists=True)
+    for values in space.space_filling(n - 1, seed=seed, taken=plan) if n > 1 else []:
         study.enqueue_trial(values, user_attrs={"role": "spread"}, skip_if_exists=True)
 
 
