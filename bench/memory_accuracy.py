@@ -283,14 +283,17 @@ def _qlora_model(cfg):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
+    # Built on the GPU in bf16, then each linear is swapped for a 4-bit one (bitsandbytes quantises a CUDA tensor
+    # when the Params4bit moves to the device); the bf16 originals are freed before the peak counters reset.
+    with torch.device("cuda"):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
     for name, mod in list(model.named_modules()):
         for child_name, child in list(mod.named_children()):
             if isinstance(child, torch.nn.Linear) and child_name != "lm_head":
                 q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
                                       compute_dtype=torch.bfloat16, quant_type="nf4", compress_statistics=True)
                 q.weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, quant_type="nf4",
-                                             compress_statistics=True)
+                                             compress_statistics=True).to("cuda")
                 if child.bias is not None:
                     q.bias = torch.nn.Parameter(child.bias.data, requires_grad=False)
                 setattr(mod, child_name, q)
@@ -304,11 +307,15 @@ def _qlora_model(cfg):
     return model
 
 
-def cuda_matrix(rows, quick: bool):
+def cuda_matrix(rows, quick: bool, only_methods: str = "", only_models: str = ""):
     cells = []
     for key in ("qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b"):
+        if only_models and key not in only_models.split(","):
+            continue
         methods = ["lora", "qlora"] + (["full"] if key != "qwen2.5-7b" else [])
         for method in methods:
+            if only_methods and method not in only_methods.split(","):
+                continue
             for b, s in ((1, 512), (4, 512), (1, 2048), (4, 2048)):
                 for gc in (False, True):
                     cells.append((key, method, b, s, gc))
@@ -333,6 +340,8 @@ def main() -> None:
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--rss", action="store_true", help="CPU: also compare peak RSS growth (noisy)")
     ap.add_argument("--quick", action="store_true", help="CUDA: half the matrix")
+    ap.add_argument("--methods", default="", help="CUDA: only these methods (comma-separated: lora,qlora,full)")
+    ap.add_argument("--models", default="", help="CUDA: only these shapes (qwen2.5-0.5b,qwen2.5-1.5b,qwen2.5-7b)")
     ap.add_argument("--smoke", action="store_true", help="run the GPU cell code on CPU with a tiny config (checks the script)")
     ap.add_argument("--out", default=None, help="write all rows as JSON here")
     args = ap.parse_args()
@@ -371,7 +380,7 @@ def main() -> None:
             sys.exit("--device cuda: no CUDA device visible")
         result["cuda"] = []
         result["device"] = torch.cuda.get_device_name(0)
-        cuda_matrix(result["cuda"], args.quick)
+        cuda_matrix(result["cuda"], args.quick, args.methods, args.models)
         ok = [r for r in result["cuda"] if "within_target" in r]
         print(f"{sum(r['within_target'] for r in ok)}/{len(ok)} cells within 10 % or 1 GiB (reserved)")
     if args.out:

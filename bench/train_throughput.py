@@ -122,6 +122,24 @@ def worker_tiaocan(a, bf16: bool, packing: bool = True) -> dict:
     return {"seconds": timer.wall, "cpu_seconds": timer.cpu, "steps": s.global_step, "loss": sum(losses) / len(losses)}
 
 
+def random_model_dir(key: str, tokenizer_dir: str, out: Path) -> str:
+    """A built-in shape with random bf16 weights and the given tokenizer's vocabulary, saved as a model folder."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from tiaocan.plan.archs import BUILTIN
+
+    d = dict(BUILTIN[key])
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    d["vocab_size"] = len(tok)
+    cfg = AutoConfig.for_model(d.pop("model_type"), **d)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
+
+
 def run_side(side: str, a) -> dict:
     cmd = [sys.executable, __file__, "--worker", side, "--data", a.data, "--model-dir", a.model_dir,
            "--micro", str(a.micro), "--accum", str(a.accum), "--cutoff", str(a.cutoff)]
@@ -143,6 +161,9 @@ def main() -> None:
     p.add_argument("--data", help="(worker) the data file")
     p.add_argument("--data-file", help="use this jsonl instead of building the support + FAQ mix")
     p.add_argument("--model-dir", help="model folder (default: the embedded smollm2-135m)")
+    p.add_argument("--shape", help="instead: random weights in this built-in shape (e.g. qwen2.5-1.5b), SmolLM2's "
+                                   "tokenizer and vocabulary (a GPU-size model without downloading one)")
+    p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
     if a.worker:
         bf16 = "-bf16" in a.worker
@@ -159,6 +180,8 @@ def main() -> None:
     a.model_dir = a.model_dir or resolve_model("smollm2-135m")
     n = a.steps * a.micro * a.accum
     tmp = Path(tempfile.mkdtemp(prefix="tiaocan_bench_"))
+    if a.shape:
+        a.model_dir = random_model_dir(a.shape, a.model_dir, tmp / a.shape)
     data = tmp / "mixed.jsonl"
     if a.data_file:
         rows = Path(a.data_file).read_text(encoding="utf-8").splitlines()[:n]
@@ -184,6 +207,10 @@ def main() -> None:
               f"({r['useful_tokens_per_cpu_s']:6.1f} per CPU-s)  "
               f"peak RSS {r['peak_rss_mb']:6.0f} MB" + (f"  peak GPU {r['peak_gpu_mb']:6.0f} MB" if r["peak_gpu_mb"] else "")
               + f"  mean train loss {r['loss']:.3f}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(dict(shape=a.shape or "smollm2-135m", examples=n, useful_tokens=useful,
+                                                micro=a.micro, accum=a.accum, steps=a.steps, cutoff=a.cutoff,
+                                                results=results), indent=1))
     base = results["plain"]["useful_tokens_per_s"]
     for side in results:
         if side != "plain":

