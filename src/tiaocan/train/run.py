@@ -22,7 +22,7 @@ import torch
 from ..config import TrainConfig, save_config
 from ..console import make_console
 from ..errors import UserError
-from . import setup
+from . import outdir, setup
 from .callbacks import EarlyStopping, LogWriter, LossWatch, Progress, StopState
 from .summary import RunSummary, plot_loss
 
@@ -46,7 +46,12 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
     main = setup.is_main_process()
     say = (lambda *a: None) if quiet or not main else console.print
     out = Path(cfg.output_dir)
-    checkpoint = setup.prepare_output_dir(cfg, resume, overwrite or cfg.overwrite_output_dir)
+    plan = outdir.check_output_dir(cfg, resume, overwrite or cfg.overwrite_output_dir)
+    if plan.complete is not None:  # --resume on a finished run: nothing to train
+        say(f"[green]{out} is complete[/] (stopped: {plan.complete.stop_reason} at step {plan.complete.global_step}/"
+            f"{plan.complete.total_steps}); nothing to resume. Raise num_train_epochs or max_steps to train longer.")
+        return plan.complete
+    checkpoint = plan.checkpoint
 
     # ---- setup: runtime, tokenizer, model (+ adapter), data, schedule
     setup.setup_runtime(cfg)
@@ -72,8 +77,9 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
         ours.append(progress)
     trainer = _make_trainer(cfg, model, tokenizer, args, data, [*ours, *callbacks])
 
-    # ---- train (the config is written only now, so a setup error leaves no half run behind)
+    # ---- train (the previous run is cleared and the config written only now: a setup error changes nothing)
     if main:
+        outdir.clear_previous_run(plan)
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "tiaocan_config.yaml")
     started = time.time()
@@ -85,7 +91,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
             progress.close()
         # ---- save
         if main:
-            with _library_progress_bars_off():
+            with _library_progress_bars_off(), outdir.keep_user_readme(out):
                 trainer.save_model(str(out))
             trainer.save_state()
             if cfg.merge_adapter:
