@@ -65,21 +65,21 @@ def read_text(path: str | os.PathLike) -> str:
         raise encoding_error(p) from None
 
 
-def check_readable(path: str | os.PathLike, what: str = "file") -> Path:
+def check_readable(path: str | os.PathLike, what: str = "file", error: type[UserError] = UserError) -> Path:
     """`path` exists and is a readable file; else a UserError that says which of the usual reasons it is."""
     p = Path(path).expanduser()
     try:
         os.stat(p)
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise UserError(f"{what} {p} is a symlink loop (a link that points back to itself); point it at a real file") from None
+            raise error(f"{what} {p} is a symlink loop (a link that points back to itself); point it at a real file") from None
         if p.is_symlink():
-            raise UserError(f"{what} {p} is a broken symlink (its target {os.readlink(p)} does not exist)") from None
+            raise error(f"{what} {p} is a broken symlink (its target {os.readlink(p)} does not exist)") from None
         if e.errno == errno.EACCES:
-            raise UserError(f"{what} {p}: permission denied; make it readable (chmod u+r)") from None
-        raise UserError(f"{what} not found: {p}") from None
+            raise error(f"{what} {p}: permission denied; make it readable (chmod u+r)") from None
+        raise error(f"{what} not found: {p}") from None
     if p.is_dir():
-        raise UserError(f"{what} {p} is a folder; give a file")
+        raise error(f"{what} {p} is a folder; give a file")
     if not os.access(p, os.R_OK):
-        raise UserError(f"{what} {p}: permission denied; make it readable (chmod u+r)")
+        raise error(f"{what} {p}: permission denied; make it readable (chmod u+r)")
     return p

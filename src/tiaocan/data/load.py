@@ -49,7 +49,7 @@ def _read_file(path: Path):
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{path}: unknown file type '{path.suffix}'; use .json, .jsonl, .csv or .parquet")
-    check_readable(path, "data file")
+    check_readable(path, "data file", DataError)
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
     if kind != "parquet" and (bad := encoding_error(path)) is not None:  # pyarrow reads bad UTF-8 without a word
