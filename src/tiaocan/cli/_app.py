@@ -16,6 +16,7 @@ console = make_console()
 @dataclass
 class _State:
     debug: bool = False
+    interrupt_reported: bool = False  # a command already said where it stopped (train: the step)
 
 
 state = _State()

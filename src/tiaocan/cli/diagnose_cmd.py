@@ -39,7 +39,9 @@ def diagnose_cmd(
     """What went wrong in these training runs, with evidence, and what to change next."""
     from ..diagnose import diagnose
     from ..diagnose.suggest import change_line, compact, to_yaml
+    from ._checks import check_output, run_inputs
 
+    check_output("--json", json_path, run_inputs(*runs))
     result = diagnose(runs, band=parse_band(band), check_data=not no_data)
     for d in result.runs:
         head = "[bold green]healthy[/]" if d.healthy else "[bold red]needs changes[/]"

@@ -28,7 +28,18 @@ def eval_cmd(
 ) -> None:
     """Held-out loss, greedy answers checked for facts, failures by topic, and the data to add."""
     from ..evaluate import evaluate
+    from ._checks import check_output, data_inputs, run_inputs
 
+    inputs = run_inputs(target) + data_inputs(test, train, dataset_dir=dataset_dir)
+    for flag, path in (("--json", json_path), ("--html", html)):
+        check_output(flag, path, inputs)
+    if not data_inputs(test, dataset_dir=dataset_dir or "data"):
+        from ..data.load import split_spec
+        from ..textio import check_readable
+
+        for part in split_spec(test):  # a missing test file is said now, not after the model has loaded
+            if Path(part).suffix.lower() in (".json", ".jsonl", ".ndjson", ".csv", ".parquet"):
+                check_readable(part, "--test file")
     report = evaluate(target, test, base=base, model=model, train=train, dataset_dir=dataset_dir,
                       max_samples=max_samples, max_new_tokens=max_new_tokens, batch_size=batch_size,
                       min_similarity=min_similarity)

@@ -18,6 +18,8 @@ def report_cmd(
 ) -> None:
     """Write an HTML report with loss/eval/lr curves, the loss band and the findings pinned on their steps."""
     from ..diagnose.report import write_report
+    from ._checks import check_output, run_inputs
 
+    check_output("--out", out, run_inputs(*runs))
     path = write_report(runs, out, band=parse_band(band))
     console.print(f"wrote {path} (figures in {path.parent / (path.stem + '_files')})")

@@ -175,6 +175,8 @@ def load_dataset(spec: str, dataset_dir: str | Path = "data", formatting: str = 
 
     if not spec or not str(spec).strip():
         raise UserError("no dataset given: pass a data file (--data / dataset: path.jsonl)")
+    if formatting != "auto" and formatting not in FORMAT_COLUMNS:
+        raise UserError(f"formatting / --format {formatting!r}: choose auto, {', '.join(FORMAT_COLUMNS)}")
     parts = split_spec(spec)
     sets = [_load_one(p, Path(dataset_dir), formatting, require_answer) for p in parts]
     ds = sets[0] if len(sets) == 1 else datasets.concatenate_datasets(sets)

@@ -21,7 +21,7 @@ import torch
 
 from ..config import TrainConfig, save_config
 from ..console import make_console
-from ..errors import UserError
+from ..errors import TrainingInterrupted, UserError
 from . import outdir, setup
 from .callbacks import EarlyStopping, LogWriter, LossWatch, Progress, StopState
 from .summary import RunSummary, plot_loss
@@ -111,6 +111,9 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
         _cleanup(trainer, model)
         if reason == "error" and isinstance(e, OSError) and e.errno == errno.ENOSPC:
             raise UserError(message) from None
+        if reason == "interrupted" and not isinstance(e, TrainingInterrupted):
+            raise TrainingInterrupted(_interrupted_message(out, trainer.state.global_step, sched.total_steps),
+                                      trainer.state.global_step) from e
         raise
 
     summary = _summary(cfg, trainer, stop, sched, trainable, started, tokens_before,
@@ -253,6 +256,15 @@ def _summary(cfg, trainer, stop: StopState, sched, trainable: int, started: floa
     except OSError as e:  # a full disk must not hide the original outcome
         console.print(f"[yellow]could not write run_summary.json: {e}[/]")
     return summary
+
+
+def _interrupted_message(out: Path, step: int, total: int) -> str:
+    ckpts = outdir.checkpoints(out)
+    if ckpts:
+        return (f"interrupted at step {step}/{total}; resume with --resume (continues from {ckpts[-1].name}; "
+                "the same command plus --resume)")
+    return (f"interrupted at step {step}/{total} before the first checkpoint was saved, so there is nothing to "
+            "resume; run again with --overwrite (or set save_steps lower to checkpoint sooner)")
 
 
 def _print_plan(say, cfg: TrainConfig, sched, data, trainable: int, total: int) -> None:

@@ -29,6 +29,27 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError("fp16: true needs a CUDA GPU; on CPU use bf16: true (autocast) or neither.")
     if cfg.merge_adapter and cfg.finetuning_type != "lora":
         raise UserError("merge_adapter: true only applies to finetuning_type: lora (a full fine-tune is already merged).")
+    validate_choices(cfg)
+
+
+def validate_choices(cfg: TrainConfig) -> None:
+    """optim and report_to are checked by transformers only once the model is loaded; say it now, with the choices."""
+    import difflib
+
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+    from transformers.training_args import OptimizerNames
+
+    optims = [o.value for o in OptimizerNames]
+    if cfg.optim not in optims:
+        near = difflib.get_close_matches(cfg.optim, optims, n=3)
+        raise UserError(f"optim: {cfg.optim!r} is not an optimizer transformers knows"
+                        + (f" (did you mean {', '.join(near)}?)" if near else f"; e.g. {', '.join(optims[:6])}"))
+    known = sorted(INTEGRATION_TO_CALLBACK) + ["all", "none"]
+    for r in (x.strip() for x in cfg.report_to.split(",")):
+        if r and r not in known:
+            near = difflib.get_close_matches(r, known, n=2)
+            raise UserError(f"report_to: {r!r} is not a logger transformers knows"
+                            + (f" (did you mean {', '.join(near)}?)" if near else f"; choose from {', '.join(known)}"))
 
 
 def world_size() -> int:
