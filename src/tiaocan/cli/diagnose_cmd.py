@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -67,4 +68,6 @@ def diagnose_cmd(
             console.print(f"[bold]Suggested next config[/] (changed keys commented{note}):")
             shown = compact(d.suggested_config, d.changes, d.source)
             console.print(Syntax(to_yaml(shown, d.changes), "yaml", theme="ansi_dark", background_color="default"))
+    for s in result.skipped:
+        console.print(f"[yellow]note:[/] {escape(s)}")
     write_json(result, json_path)

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from ._app import app, console
 from .diagnose_cmd import parse_band
@@ -21,5 +22,8 @@ def report_cmd(
     from ._checks import check_output, run_inputs
 
     check_output("--out", out, run_inputs(*runs))
-    path = write_report(runs, out, band=parse_band(band))
+    skipped: list[str] = []
+    path = write_report(runs, out, band=parse_band(band), skipped=skipped)
+    for s in skipped:
+        console.print(f"[yellow]note:[/] {escape(s)}")
     console.print(f"wrote {path} (figures in {path.parent / (path.stem + '_files')})")
