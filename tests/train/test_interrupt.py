@@ -44,3 +44,12 @@ def test_enumerated_options_before_the_model_loads(base_cfg, monkeypatch, key, v
     monkeypatch.setattr(run, "_load_model", never)
     with pytest.raises(UserError, match=match):
         train(dict(base_cfg, **{key: value}), quiet=True)
+
+
+def test_ragged_csv_row_warns_about_the_empty_answer(base_cfg, tmp_path):
+    from tiaocan.train import train
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("instruction,output\n" + "".join(f"Q{i},A{i}\n" for i in range(7)) + "Q7\n")
+    with pytest.warns(UserWarning, match=r"d.csv: 1 example\(s\) have an empty answer \(records 8\)"):
+        train(dict(base_cfg, dataset=str(csv), max_steps=1), quiet=True)
