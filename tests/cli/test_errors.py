@@ -131,3 +131,8 @@ def test_export_keeps_other_datasets_in_dataset_info(tmp_path, data):
     export(cfg, "llamafactory", out)
     info = json.loads((out / "dataset_info.json").read_text())
     assert "mine" in info and "d" in info
+
+
+def test_data_file_given_as_config(monkeypatch, capsys, data):
+    code, out = run_cli(monkeypatch, capsys, "train", data)
+    assert code == 2 and f"tiaocan train dataset={data}" in out.replace("\n", "")

@@ -36,6 +36,9 @@ def train_cmd(
     from ..train import train
 
     config, overrides = split_args(list(args or []))
+    if config is not None and Path(config).suffix.lower() in (".json", ".jsonl", ".ndjson", ".csv", ".parquet"):
+        raise UserError(f"{config} looks like a data file, not a config YAML: train on it with "
+                        f"`tiaocan train dataset={config}` (plus model_name_or_path=… or a plan YAML first)")
     if config is not None and not Path(config).is_file():
         raise UserError(f"config file not found: {config} (give a YAML file, or key=value overrides only)")
     cfg = load_config(config, overrides)

@@ -332,6 +332,8 @@ def _finished(summary: dict, meta: dict, progress: dict, total: int | None, last
 
 def read_some(paths: list[str | Path]) -> tuple[list[Curves], list[str]]:
     """Read several runs; an unreadable one is skipped with its reason (all unreadable: the UserError)."""
+    if len(paths) == 1:
+        return [read_run(paths[0])], []
     curves, skipped = [], []
     for p in paths:
         try:
