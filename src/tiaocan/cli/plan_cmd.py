@@ -73,7 +73,6 @@ def plan_cmd(
     from ._checks import FORMATS, check_choice, check_output, data_inputs
 
     check_choice("--format", formatting, FORMATS)
-    check_choice("--method", method, ("lora", "qlora", "full"))
     inputs = data_inputs(data, dataset_dir=dataset_dir)
     if Path(model).expanduser().exists():
         inputs.append(Path(model))
