@@ -38,3 +38,17 @@ def test_embedded_smollm2_is_cached_as_safetensors(smollm2_dir):
     assert resolve_model("smollm2-135m") == str(smollm2_dir)  # second call: no re-conversion
     tok = load_tokenizer("smollm2-135m")
     assert tok.eos_token == "<|im_end|>" and len(tok) == 49152
+
+
+def test_relative_missing_model_under_an_existing_folder_is_local(tmp_path, monkeypatch):
+    import pytest
+
+    from tiaocan.errors import UserError
+    from tiaocan.models import resolve_model
+
+    (tmp_path / "models" / "qwen-0.5b").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"model 'models/llama-7b' not found: not a directory \(models exists; "
+                                        r"it holds: qwen-0.5b\)"):
+        resolve_model("models/llama-7b")
+    assert resolve_model("meta-llama/Llama-3.2-1B") == "meta-llama/Llama-3.2-1B"  # no such folder: a hub id

@@ -201,11 +201,11 @@ def load_config(path: str | Path | None, overrides: list[str] | dict[str, Any] |
     """Read a YAML config (LLaMA-Factory keys) and apply key=value overrides."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"config file not found: {p}")
+        from .textio import check_readable, read_text
+
+        p = check_readable(path, "config file")
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(read_text(p)) or {}
         except yaml.YAMLError as e:
             raise UserError(f"{p}: not valid YAML: {e}") from None
         if not isinstance(data, dict):

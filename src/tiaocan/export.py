@@ -217,8 +217,25 @@ def to_hf(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return args, lora
 
 
+def _merge_info(path: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """An existing dataset_info.json keeps its other datasets: ours is added, theirs are never dropped."""
+    if not path.exists():
+        return info
+    from .textio import read_text
+
+    try:
+        existing = json.loads(read_text(path))
+    except ValueError:
+        raise UserError(f"{path} exists and is not valid JSON; export into another folder (-o) or fix it") from None
+    if not isinstance(existing, dict):
+        raise UserError(f"{path} exists and is not a dataset_info.json mapping; export into another folder (-o)")
+    return {**existing, **info}
+
+
 def export_config(config: TrainConfig | str | Path, to: str, out_dir: str | Path = ".") -> ExportResult:
     """Write the files for `to` into out_dir and return their paths."""
+    if to not in ("llamafactory", "axolotl", "hf"):
+        raise UserError(f"--to {to}: choose llamafactory, axolotl or hf")
     cfg = config if isinstance(config, TrainConfig) else load_config(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,6 +247,7 @@ def export_config(config: TrainConfig | str | Path, to: str, out_dir: str | Path
         files[0].write_text(head + dump(lf), encoding="utf-8")
         if info:
             files.append(out / "dataset_info.json")
+            info = _merge_info(files[1], info)
             files[1].write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
         return ExportResult(target=to, files=[str(f) for f in files], dropped=dropped)
     if to == "axolotl":

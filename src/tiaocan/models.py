@@ -113,9 +113,16 @@ def resolve_model(name_or_path: str) -> str:
         if not (p / "config.json").is_file():
             raise UserError(f"model directory {p} has no config.json; give a Hugging Face model folder")
         return str(p)
-    looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
+    # `models/llama-7b` has a hub id's shape; when ./models exists it was meant as a local folder, so say it is
+    # missing instead of trying huggingface.co (which fails offline with an unrelated connection error)
+    first = name_or_path.split("/")[0]
+    looks_local = (name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1
+                   or "\\" in name_or_path or Path(first).expanduser().is_dir())
     if looks_local:
-        raise UserError(f"model '{name_or_path}' not found: not a directory, not a hub id (owner/name), "
+        parent = p.parent
+        hint = (f" ({parent} exists; it holds: {', '.join(sorted(c.name for c in parent.iterdir())[:8]) or 'nothing'})"
+                if parent.is_dir() and str(parent) not in (".", "") else "")
+        raise UserError(f"model '{name_or_path}' not found: not a directory{hint}, not a hub id (owner/name), "
                         f"not an embedded model ({', '.join(EMBEDDED)}). Fix --model / model_name_or_path.")
     return name_or_path  # hub id: transformers downloads it on machines with internet
 

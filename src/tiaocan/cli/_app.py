@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from ..console import make_console
 
@@ -16,6 +17,7 @@ console = make_console()
 @dataclass
 class _State:
     debug: bool = False
+    interrupt_reported: bool = False  # a command already said where it stopped (train: the step)
 
 
 state = _State()
@@ -51,4 +53,4 @@ def write_json(result: Any, path: Optional[Path]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False), encoding="utf-8")
-    console.print(f"[dim]wrote {path}[/]")
+    console.print(f"[dim]wrote {escape(str(path))}[/]")

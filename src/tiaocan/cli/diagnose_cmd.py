@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -39,7 +40,9 @@ def diagnose_cmd(
     """What went wrong in these training runs, with evidence, and what to change next."""
     from ..diagnose import diagnose
     from ..diagnose.suggest import change_line, compact, to_yaml
+    from ._checks import check_output, run_inputs
 
+    check_output("--json", json_path, run_inputs(*runs))
     result = diagnose(runs, band=parse_band(band), check_data=not no_data)
     for d in result.runs:
         head = "[bold green]healthy[/]" if d.healthy else "[bold red]needs changes[/]"
@@ -65,4 +68,6 @@ def diagnose_cmd(
             console.print(f"[bold]Suggested next config[/] (changed keys commented{note}):")
             shown = compact(d.suggested_config, d.changes, d.source)
             console.print(Syntax(to_yaml(shown, d.changes), "yaml", theme="ansi_dark", background_color="default"))
+    for s in result.skipped:
+        console.print(f"[yellow]note:[/] {escape(s)}")
     write_json(result, json_path)

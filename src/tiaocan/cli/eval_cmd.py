@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ._app import JsonOpt, app, console, write_json
@@ -28,7 +29,18 @@ def eval_cmd(
 ) -> None:
     """Held-out loss, greedy answers checked for facts, failures by topic, and the data to add."""
     from ..evaluate import evaluate
+    from ._checks import check_output, data_inputs, run_inputs
 
+    inputs = run_inputs(target) + data_inputs(test, train, dataset_dir=dataset_dir)
+    for flag, path in (("--json", json_path), ("--html", html)):
+        check_output(flag, path, inputs)
+    if not data_inputs(test, dataset_dir=dataset_dir or "data"):
+        from ..data.load import split_spec
+        from ..textio import check_readable
+
+        for part in split_spec(test):  # a missing test file is said now, not after the model has loaded
+            if Path(part).suffix.lower() in (".json", ".jsonl", ".ndjson", ".csv", ".parquet"):
+                check_readable(part, "--test file")
     report = evaluate(target, test, base=base, model=model, train=train, dataset_dir=dataset_dir,
                       max_samples=max_samples, max_new_tokens=max_new_tokens, batch_size=batch_size,
                       min_similarity=min_similarity)
@@ -56,7 +68,7 @@ def show_report(report, show: int = 5) -> None:
     for m in models:
         s = m.scores
         t.add_row("base: " + m.model if m is report.base else m.model, _f(m.loss), _f(m.perplexity, ".2f"),
-                  f"{s.passed}/{s.n_judged}", _pct(s.fact_accuracy), _pct(s.exact_match), _f(s.chrf, ".2f"),
+                  f"{s.passed}/{s.n_judged}" if s.n_judged else "–", _pct(s.fact_accuracy), _pct(s.exact_match), _f(s.chrf, ".2f"),
                   _f(s.rouge_l, ".2f"), _pct(s.keyword_coverage), _f(m.examples_per_second, ".2f"))
     if report.base:
         g = report.gain
@@ -72,7 +84,7 @@ def show_report(report, show: int = 5) -> None:
             s = cat.scores
             style = "red" if s.pass_rate is not None and s.pass_rate < 0.5 else None
             row = [cat.category, "–" if cat.train_examples is None else str(cat.train_examples), str(s.n),
-                   f"{s.passed}/{s.n_judged}", _pct(s.fact_accuracy)]
+                   f"{s.passed}/{s.n_judged}" if s.n_judged else "–", _pct(s.fact_accuracy)]
             if base:
                 row.append(_pct(base[cat.category].fact_accuracy) if cat.category in base else "–")
             c.add_row(*row, style=style)
@@ -90,7 +102,23 @@ def _signed_pct(v: Optional[float]) -> str:
     return "–" if v is None else f"{v * 100:+.0f} pts"
 
 
+def _show_unjudged(report, show: int) -> None:
+    """A test set without answers or facts: nothing can fail, so show what the model said instead."""
+    console.print("[yellow]No test row has a reference answer or must_contain facts: nothing was judged "
+                  "(add an output / assistant answer or must_contain to score them).[/]")
+    rows = report.tuned.examples[:max(show, 1) * 4]
+    g = Table(title=f"Generated answers ({len(rows)} of {len(report.tuned.examples)})", show_lines=True)
+    for col in ("#", "category", "prompt", "got"):
+        g.add_column(col, overflow="fold")
+    for e in rows:
+        g.add_row(str(e.index), e.category or "", escape(e.prompt), escape(e.got))
+    console.print(g)
+
+
 def _show_failures(report, show: int) -> None:
+    if report.tuned.scores.n_judged == 0:
+        _show_unjudged(report, show)
+        return
     failures = report.failures()
     if not failures or show == 0:
         if not failures:
@@ -104,5 +132,6 @@ def _show_failures(report, show: int) -> None:
         f.add_column(col, overflow="fold")
     for cat, rows in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         for e in rows[:show]:
-            f.add_row(cat, str(e.index), e.prompt, e.expected or "", e.got, "; ".join(e.checks.failed_checks))
+            f.add_row(escape(cat), str(e.index), escape(e.prompt), escape(e.expected or ""), escape(e.got),
+                      "; ".join(e.checks.failed_checks))
     console.print(f)

@@ -18,7 +18,11 @@ def export_cmd(
 ) -> None:
     """Write the config in the key names LLaMA-Factory, Axolotl or HF TrainingArguments read."""
     from ..export import export_config
+    from ._checks import check_choice, check_output
 
+    check_choice("--to", to, ("llamafactory", "axolotl", "hf"))
+    check_output("--output", out_dir, [config], folder=True)
+    check_output("--json", json_path, [config])
     res = export_config(config, to, out_dir)
     for f in res.files:
         console.print(f"wrote {f}")

@@ -70,7 +70,18 @@ def plan_cmd(
 ) -> None:
     """What should I set for this model, this data and this GPU, and why?"""
     from ..plan import make_plan
+    from ._checks import FORMATS, check_choice, check_output, data_inputs
 
+    check_choice("--format", formatting, FORMATS)
+    inputs = data_inputs(data, dataset_dir=dataset_dir)
+    if Path(model).expanduser().exists():
+        inputs.append(Path(model))
+    check_output("--output", output, inputs)
+    check_output("--json", json_path, inputs)
+    if output is not None and json_path is not None and Path(output).resolve() == Path(json_path).resolve():
+        from ..errors import UserError
+
+        raise UserError(f"--output and --json are the same file ({output}); give them different paths")
     p = make_plan(model, data, gpu=gpu, method=method, overrides=overrides, lang=lang, loraplus=loraplus,
                   dataset_dir=dataset_dir, formatting=formatting)
     show_plan(p)

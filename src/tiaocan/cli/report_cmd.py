@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from ._app import app, console
 from .diagnose_cmd import parse_band
@@ -18,6 +19,11 @@ def report_cmd(
 ) -> None:
     """Write an HTML report with loss/eval/lr curves, the loss band and the findings pinned on their steps."""
     from ..diagnose.report import write_report
+    from ._checks import check_output, run_inputs
 
-    path = write_report(runs, out, band=parse_band(band))
+    check_output("--out", out, run_inputs(*runs))
+    skipped: list[str] = []
+    path = write_report(runs, out, band=parse_band(band), skipped=skipped)
+    for s in skipped:
+        console.print(f"[yellow]note:[/] {escape(s)}")
     console.print(f"wrote {path} (figures in {path.parent / (path.stem + '_files')})")

@@ -32,17 +32,33 @@ def train_cmd(
 ) -> None:
     """Train a configuration with loss-driven stopping, a divergence guard and LLaMA-Factory-format logs."""
     from ..config import load_config
-    from ..errors import UserError
+    from ..errors import TrainingInterrupted, UserError
     from ..train import train
 
     config, overrides = split_args(list(args or []))
+    if config is not None and Path(config).suffix.lower() in (".json", ".jsonl", ".ndjson", ".csv", ".parquet"):
+        raise UserError(f"{config} looks like a data file, not a config YAML: train on it with "
+                        f"`tiaocan train dataset={config}` (plus model_name_or_path=… or a plan YAML first)")
     if config is not None and not Path(config).is_file():
         raise UserError(f"config file not found: {config} (give a YAML file, or key=value overrides only)")
     cfg = load_config(config, overrides)
+    from ._checks import check_output, data_inputs
+
+    check_output("--json", json_path, data_inputs(cfg.dataset, cfg.eval_dataset, dataset_dir=cfg.dataset_dir)
+                 + ([Path(config)] if config else []))
     if resume and overwrite:
         raise UserError("--resume and --overwrite contradict each other: --resume continues the run in "
                         f"{cfg.output_dir}, --overwrite deletes it. Pass one.")
-    summary = train(cfg, resume=resume, overwrite=overwrite, quiet=quiet)
+    try:
+        summary = train(cfg, resume=resume, overwrite=overwrite, quiet=quiet)
+    except KeyboardInterrupt as e:  # Ctrl-C: say where it stopped, exit 130 so `tiaocan train … && next` stops
+        from rich.markup import escape
+
+        from ._app import state
+
+        console.print(f"[yellow]{escape(str(e)) if isinstance(e, TrainingInterrupted) else 'interrupted'}[/]")
+        state.interrupt_reported = True
+        raise typer.Exit(130) from None
     write_json(summary, json_path)
     if summary.stop_reason == "diverged":
         import sys

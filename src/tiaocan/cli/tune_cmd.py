@@ -43,7 +43,11 @@ def tune_cmd(
     """Search for better hyperparameters within a budget (Optuna: plan as trial 0, TPE, successive halving)."""
     from ..config import parse_overrides
     from ..tune import parse_space_overrides, tune
+    from ._checks import check_output, data_inputs
 
+    inputs = data_inputs(data, eval_data) + ([Path(config)] if config else [])
+    check_output("--output", output_dir, inputs, folder=True)
+    check_output("--json", json_path, inputs)
     result = tune(model, data, config=config, budget=budget, gpu=gpu, storage=storage, study=study, metric=metric,
                   output_dir=output_dir, final=final, space=parse_space_overrides(space),
                   overrides=parse_overrides(overrides), pruner=pruner, max_trials=max_trials,

@@ -6,11 +6,14 @@ LLaMA-Factory `dataset_info.json`. Other columns (category, must_contain, lang, 
 """
 from __future__ import annotations
 
+import glob
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, UserError
+from ..textio import check_readable, encoding_error, read_text
 from .formats import FORMAT_COLUMNS, ColumnMap, detect_format, to_messages
 
 EXTENSIONS = {".json": "json", ".jsonl": "json", ".ndjson": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -46,10 +49,11 @@ def _read_file(path: Path):
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{path}: unknown file type '{path.suffix}'; use .json, .jsonl, .csv or .parquet")
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+    check_readable(path, "data file", DataError)
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
+    if kind != "parquet" and (bad := encoding_error(path)) is not None:  # pyarrow reads bad UTF-8 without a word
+        raise bad
     try:
         if kind == "csv":
             # CSV cells are text: read every column as str, else pandas turns an answer like "2" into an int.
@@ -57,7 +61,8 @@ def _read_file(path: Path):
 
             ds = datasets.Dataset.from_pandas(pd.read_csv(path, dtype=str, keep_default_na=False), preserve_index=False)
         else:
-            ds = datasets.load_dataset(kind, data_files=str(path), split="train")
+            # data_files are glob patterns: escaped, `faq[12].jsonl` is that file, not faq1.jsonl or faq2.jsonl
+            ds = datasets.load_dataset(kind, data_files=glob.escape(str(path.resolve())), split="train")
     except Exception as e:  # pyarrow / datasets errors: say where, else wrap with the file name
         # (located only on failure: parsing every line again costs as much as the load itself)
         problem = _locate_bad_json(path) if kind == "json" else None
@@ -75,7 +80,7 @@ def _from_dataset_info(name: str, dataset_dir: Path) -> tuple[Path, str, ColumnM
         raise DataError(f"dataset '{name}' is not a file and {info_path} does not exist; "
                         "give a data file path or set dataset_dir to a folder with dataset_info.json")
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
+        info = json.loads(read_text(info_path))
     except json.JSONDecodeError as e:
         raise DataError(f"{info_path}: line {e.lineno}: invalid JSON ({e.msg})") from None
     if name not in info:
@@ -97,12 +102,10 @@ def _from_dataset_info(name: str, dataset_dir: Path) -> tuple[Path, str, ColumnM
 def _load_one(spec: str, dataset_dir: Path, formatting: str, require_answer: bool = True):
     path = Path(spec).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS and p.name != "dataset_info.json")
-        if not files:
-            raise DataError(f"{path}: folder has no .json/.jsonl/.csv/.parquet files")
+        files = _folder_files(path)
         import datasets
         return datasets.concatenate_datasets([_load_one(str(f), dataset_dir, formatting, require_answer) for f in files])
-    if path.suffix.lower() in EXTENSIONS or path.exists():
+    if path.suffix.lower() in EXTENSIONS or path.exists() or path.is_symlink():
         raw, fmt, cmap = _read_file(path), formatting, None
         source = str(path)
     else:
@@ -116,6 +119,52 @@ def _load_one(spec: str, dataset_dir: Path, formatting: str, require_answer: boo
     return to_messages(raw, fmt, cmap, source, require_answer)
 
 
+def _folder_files(path: Path) -> list[Path]:
+    """A folder of data files is all of them as one training set, unless that would be a mistake."""
+    if (path / "dataset_info.json").is_file():
+        try:
+            names = ", ".join(sorted(json.loads(read_text(path / "dataset_info.json")))) or "none"
+        except (ValueError, AttributeError):
+            names = "see the file"
+        raise DataError(f"{path} is a LLaMA-Factory dataset folder (it has dataset_info.json): give a dataset name "
+                        f"from it (known: {names}) with dataset_dir: {path} (--dataset-dir {path}), or one file.")
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS)
+    if not files:
+        raise DataError(f"{path}: folder has no .json/.jsonl/.csv/.parquet files")
+    held_out = [p.name for p in files if any(w in p.stem.lower() for w in ("test", "eval", "valid", "dev"))]
+    if held_out and len(files) > 1:
+        raise DataError(f"{path}: the folder holds {', '.join(held_out)} beside other files; loading the folder "
+                        "would train on the held-out data too. Give the training file itself.")
+    return files
+
+
+def split_spec(spec: str) -> list[str]:
+    """A path is a path: a spec that names an existing file or folder is one dataset even with commas in it;
+    otherwise a comma separates several files / dataset names (LLaMA-Factory's `dataset: a,b`)."""
+    whole = str(spec).strip()
+    if os.path.lexists(os.path.expanduser(whole)):
+        return [whole]
+    return [s.strip() for s in whole.split(",") if s.strip()]
+
+
+def data_paths(spec: str, dataset_dir: str | Path = "data") -> list[Path]:
+    """The local files/folders `spec` reads, as far as they can be found (for output-path checks; no errors)."""
+    found = []
+    for part in split_spec(spec):
+        p = Path(part).expanduser()
+        if p.exists():
+            found.append(p)
+            continue
+        info = Path(dataset_dir) / "dataset_info.json"
+        try:
+            entry = json.loads(info.read_text(encoding="utf-8")).get(part) or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(entry, dict) and entry.get("file_name") and (Path(dataset_dir) / entry["file_name"]).exists():
+            found += [info, Path(dataset_dir) / entry["file_name"]]
+    return found
+
+
 def load_dataset(spec: str, dataset_dir: str | Path = "data", formatting: str = "auto",
                  max_samples: int | None = None, seed: int | None = None, require_answer: bool = True):
     """Load one or more (comma-separated) files or dataset_info.json names into a `messages` Dataset.
@@ -126,7 +175,9 @@ def load_dataset(spec: str, dataset_dir: str | Path = "data", formatting: str = 
 
     if not spec or not str(spec).strip():
         raise UserError("no dataset given: pass a data file (--data / dataset: path.jsonl)")
-    parts = [s.strip() for s in str(spec).split(",") if s.strip()]
+    if formatting != "auto" and formatting not in FORMAT_COLUMNS:
+        raise UserError(f"formatting / --format {formatting!r}: choose auto, {', '.join(FORMAT_COLUMNS)}")
+    parts = split_spec(spec)
     sets = [_load_one(p, Path(dataset_dir), formatting, require_answer) for p in parts]
     ds = sets[0] if len(sets) == 1 else datasets.concatenate_datasets(sets)
     if max_samples is not None and max_samples < len(ds):

@@ -44,4 +44,7 @@ def diagnose(runs: str | Path | list[str | Path], band: tuple[float, float] | No
 
     if not paths:
         raise UserError("give at least one run directory or log file")
-    return Diagnosis(runs=[diagnose_curves(read_run(p), band, check_data) for p in paths])
+    from .readers import read_some
+
+    curves, skipped = read_some(paths)
+    return Diagnosis(runs=[diagnose_curves(c, band, check_data) for c in curves], skipped=skipped)

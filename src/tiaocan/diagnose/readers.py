@@ -28,31 +28,53 @@ CONFIG_FILES = ("tiaocan_config.yaml", "training_args.yaml")  # ours first, then
 SUMMARY_FILES = ("run_summary.json", "all_results.json", "train_results.json")
 
 
-def _num(v: Any) -> float:
-    """Log values may be numbers, null, or strings like 'NaN'/'inf' (json.dumps writes NaN bare)."""
+MAX_STEP = 10**9  # a larger step number is a corrupt record, not a run (and overflows the plots)
+
+
+class BadRecord(ValueError):
+    """A log record whose values cannot be what a trainer wrote; it is skipped with a note, never read as NaN."""
+
+
+def _num(v: Any, key: str = "", strict: bool = False) -> float:
+    """Log values may be numbers, null, or strings like 'NaN'/'inf' (json.dumps writes NaN bare). With `strict`
+    (the loss itself), a list, an object or other text is a broken record: a NaN there would read as divergence."""
     if v is None or isinstance(v, bool):
         return math.nan
     try:
         return float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        if strict:
+            raise BadRecord(f"{key} is {json.dumps(v)[:40]}, not a number") from None
         return math.nan
 
 
+def _step(v: Any) -> int | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise BadRecord(f"step is {json.dumps(v)[:40]}, not a number") from None
+    if not math.isfinite(f) or f < 0 or f > MAX_STEP or f != int(f):
+        raise BadRecord(f"step {json.dumps(v)[:40]} is not a step number")
+    return int(f)
+
+
 def _point(rec: dict[str, Any], step_key: str) -> dict[str, Any] | None:
-    """Normalise one log record into {kind, step, ...}; None for progress-only lines."""
+    """Normalise one log record into {kind, step, ...}; None for progress-only lines; BadRecord if corrupt."""
     step = rec.get(step_key)
     if step is None:
         step = rec.get("step", rec.get("current_steps"))
-    try:
-        step = int(step)
-    except (TypeError, ValueError):
+    if step is None:
         return None
+    step = _step(step)
     if "loss" in rec:
-        return {"kind": "train", "step": step, "loss": _num(rec["loss"]),
+        return {"kind": "train", "step": step, "loss": _num(rec["loss"], "loss", strict=True),
                 "lr": _num(rec.get("lr", rec.get("learning_rate"))), "grad_norm": _num(rec.get("grad_norm")),
                 "epoch": _num(rec.get("epoch")), "loss_scale": _num(rec.get("loss_scale", rec.get("scale")))}
     if "eval_loss" in rec:
-        return {"kind": "eval", "step": step, "loss": _num(rec["eval_loss"]), "epoch": _num(rec.get("epoch"))}
+        return {"kind": "eval", "step": step, "loss": _num(rec["eval_loss"], "eval_loss", strict=True),
+                "epoch": _num(rec.get("epoch"))}
     return None
 
 
@@ -87,7 +109,11 @@ def read_jsonl(path: Path, notes: list[str]) -> tuple[list[dict], dict[str, Any]
             progress["current_steps"] = rec.get("current_steps")
         if "percentage" in rec:
             progress["percentage"] = rec.get("percentage")
-        p = _point(rec, "current_steps")
+        try:
+            p = _point(rec, "current_steps")
+        except BadRecord as e:
+            notes.append(f"{path}: skipped line {i}: {e}")
+            continue
         if p is not None:
             points.append(p)
     if bad:
@@ -140,7 +166,15 @@ def read_state(path: Path, notes: list[str]) -> tuple[list[dict], dict[str, Any]
         state = {"log_history": history}
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
         raise UserError(f"{path}: no 'log_history' list; expected HF Trainer's trainer_state.json")
-    points = [p for rec in state["log_history"] if isinstance(rec, dict) for p in [_point(rec, "step")] if p]
+    points = []
+    for k, rec in enumerate(state["log_history"]):
+        try:
+            p = _point(rec, "step") if isinstance(rec, dict) else None
+        except BadRecord as e:
+            notes.append(f"{path}: skipped log_history[{k}]: {e}")
+            continue
+        if p is not None:
+            points.append(p)
     if not points:
         raise UserError(f"{path}: log_history has no loss or eval_loss entries yet (logging_steps may exceed the steps run)")
     meta = {k: v for k, v in state.items() if k != "log_history"}
@@ -241,11 +275,12 @@ def read_run(path: str | Path) -> Curves:
                      ("logging_steps", "logging_steps")):
         if meta.get(src) is not None and dst not in config:
             config[dst] = meta[src]
+    _drop_non_numeric(config, config_file or str(state), notes)
 
     source = "tiaocan" if (run / "tiaocan_config.yaml").is_file() or (run / "run_summary.json").is_file() else (
         "llamafactory" if log is not None and log.is_file() and files and files[0] == str(log) else "hf")
     total = progress.get("total_steps") or meta.get("max_steps") or summary.get("total_steps")
-    total = int(total) if isinstance(total, (int, float)) and total > 0 else None
+    total = int(total) if isinstance(total, (int, float)) and 0 < total <= MAX_STEP else None
     train = [q for q in points if q["kind"] == "train"]
     evals = [q for q in points if q["kind"] == "eval"]
     last_step = max(q["step"] for q in points)
@@ -258,6 +293,25 @@ def read_run(path: str | Path) -> Curves:
         eval_steps=[q["step"] for q in evals], eval_loss=[q["loss"] for q in evals], eval_epoch=[q["epoch"] for q in evals],
         total_steps=total, finished=finished, config=config, config_file=config_file, summary=summary,
     )
+
+
+NUMERIC_KEYS = ("per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "num_train_epochs",
+                "max_steps", "warmup_steps", "warmup_ratio", "cutoff_len", "lora_rank", "lora_alpha", "logging_steps",
+                "eval_steps", "save_steps", "max_grad_norm", "weight_decay", "loraplus_lr_ratio", "val_size")
+
+
+def _drop_non_numeric(config: dict, source: str | None, notes: list[str]) -> None:
+    """A config value that should be a number and is not would be copied into the suggested config as is."""
+    for key in NUMERIC_KEYS:
+        if key in config:
+            v = config[key]
+            try:
+                ok = not isinstance(v, bool) and math.isfinite(float(v))
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                notes.append(f"{source}: {key}: {json.dumps(v, default=str)[:40]} is not a number; ignored")
+                del config[key]
 
 
 def _finished(summary: dict, meta: dict, progress: dict, total: int | None, last_step: int, run: Path) -> bool:
@@ -274,6 +328,21 @@ def _finished(summary: dict, meta: dict, progress: dict, total: int | None, last
     if total and isinstance(cur, (int, float)) and cur >= total:
         return True
     return bool(total and last_step >= total)
+
+
+def read_some(paths: list[str | Path]) -> tuple[list[Curves], list[str]]:
+    """Read several runs; an unreadable one is skipped with its reason (all unreadable: the UserError)."""
+    if len(paths) == 1:
+        return [read_run(paths[0])], []
+    curves, skipped = [], []
+    for p in paths:
+        try:
+            curves.append(read_run(p))
+        except UserError as e:
+            skipped.append(f"{p}: skipped ({e})")
+    if not curves:
+        raise UserError("no run could be read:\n  " + "\n  ".join(skipped))
+    return curves, skipped
 
 
 def read_runs(paths: list[str | Path]) -> list[Curves]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import UserError
 from .core import diagnose_curves
-from .readers import read_run
+from .readers import read_some
 from .signals import ema, smoothing_weight
 from .suggest import change_line, compact, to_yaml
 from .types import Curves, RunDiagnosis
@@ -139,14 +139,18 @@ span[lang=zh]{color:#555}figure{margin:1em 0}"""
 
 
 def write_report(runs: list[str | Path], out: str | Path = "report.html", band: tuple[float, float] | None = None,
-                 check_data: bool = False) -> Path:
-    """Read and diagnose each run, then write `out` (HTML) and its PNGs into `<out stem>_files/`."""
+                 check_data: bool = False, skipped: list[str] | None = None) -> Path:
+    """Read and diagnose each run, then write `out` (HTML) and its PNGs into `<out stem>_files/`.
+
+    A run that cannot be read is left out (its reason appended to `skipped` and shown on the page)."""
     if not runs:
         raise UserError("give at least one run directory or log file")
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"-o {out}: the report is an HTML file; give a name ending in .html")
-    curves = [read_run(r) for r in runs]
+    curves, left_out = read_some(list(runs))
+    if skipped is not None:
+        skipped.extend(left_out)
     diags = [diagnose_curves(c, band, check_data) for c in curves]
     img_dir = out.parent / f"{out.stem}_files"
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +163,8 @@ def write_report(runs: list[str | Path], out: str | Path = "report.html", band: 
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p>Runs: {len(curves)} · healthy: {sum(d.healthy for d in diags)} · "
             f"band {diags[0].band[0]}–{diags[0].band[1]} (practitioner target for the train loss)</p>"
-            f'<div class="figures">{figs}</div>' + "".join(_run_section(c, d) for c, d in zip(curves, diags))
+            + "".join(f"<p><b>left out</b>: {html.escape(s)}</p>" for s in left_out)
+            + f'<div class="figures">{figs}</div>' + "".join(_run_section(c, d) for c, d in zip(curves, diags))
             + f"<footer><small>diagnosis JSON: <code>tiaocan diagnose {' '.join(html.escape(str(r)) for r in runs)} "
               f"--json out.json</code></small></footer></body></html>")
     out.write_text(page, encoding="utf-8")

@@ -98,6 +98,7 @@ class RunDiagnosis(BaseModel):
 
 class Diagnosis(BaseModel):
     runs: list[RunDiagnosis] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list, description="Runs that could not be read, with the reason.")
 
     @property
     def healthy(self) -> bool:

@@ -94,8 +94,13 @@ def evaluate(target: str, test: str, base: bool = False, model: Optional[str] = 
              batch_size: int = 16, cutoff_len: Optional[int] = None, min_similarity: float = 0.5,
              progress: bool = True, seed: int = 0) -> EvalReport:
     """Evaluate a run dir / model on a test set; with `base`, the base model too (side by side)."""
+    from ..data.load import EXTENSIONS, split_spec
+    from ..textio import check_readable
     from .loading import load_base_for_comparison, load_target
 
+    for part in split_spec(test):  # a missing test file is said before the model loads (a minute on a big model)
+        if Path(part).suffix.lower() in EXTENSIONS:
+            check_readable(part, "--test file")
     loaded = load_target(target, base_model=model)
     cfg = loaded.config
     ddir = dataset_dir or (cfg.dataset_dir if cfg else "data")

@@ -85,6 +85,7 @@ def prepare_data(cfg: "TrainConfig", tokenizer, model) -> TrainData:
         raise UserError(f"cutoff_len: {cfg.cutoff_len} is not more than the chat template's own overhead of "
                         f"{overhead} tokens, so no text would fit. Raise cutoff_len (run `tiaocan inspect`).")
     ds = load_dataset(cfg.dataset, cfg.dataset_dir, cfg.formatting, cfg.max_samples)
+    warn_empty_answers(ds, cfg.dataset)
     ev = None
     if cfg.eval_dataset:
         ev = load_dataset(cfg.eval_dataset, cfg.dataset_dir, cfg.formatting, None)
@@ -102,6 +103,21 @@ def prepare_data(cfg: "TrainConfig", tokenizer, model) -> TrainData:
     return TrainData(train=train, eval=ev, collator=make_collator(tokenizer, packed), packed=packed,
                      group_by_length=not packed and cfg.per_device_train_batch_size > 1,
                      mean_tokens=sum(lengths) / len(lengths), n_truncated=n_trunc, n_dropped=n_drop)
+
+
+def warn_empty_answers(ds, source: str) -> list[int]:
+    """The warning inspect gives, at training time too: an empty answer (a short CSV row, a blank output) teaches
+    the model to stop at once. Returns the 1-based record numbers."""
+    empty = [i + 1 for i, msgs in enumerate(ds["messages"])
+             if any(m["role"] == "assistant" and not (m["content"] or "").strip() for m in msgs)]
+    if empty:
+        import warnings
+
+        shown = ", ".join(map(str, empty[:5])) + (", …" if len(empty) > 5 else "")
+        warnings.warn(f"{source}: {len(empty)} example(s) have an empty answer (records {shown}); they teach the "
+                      "model to answer with nothing. Fill in or remove them (a CSV row with too few fields "
+                      "does this).", stacklevel=2)
+    return empty
 
 
 def make_collator(tokenizer, packed: bool):

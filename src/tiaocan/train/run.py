@@ -21,8 +21,8 @@ import torch
 
 from ..config import TrainConfig, save_config
 from ..console import make_console
-from ..errors import UserError
-from . import setup
+from ..errors import TrainingInterrupted, UserError
+from . import outdir, setup
 from .callbacks import EarlyStopping, LogWriter, LossWatch, Progress, StopState
 from .summary import RunSummary, plot_loss
 
@@ -46,7 +46,12 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
     main = setup.is_main_process()
     say = (lambda *a: None) if quiet or not main else console.print
     out = Path(cfg.output_dir)
-    checkpoint = setup.prepare_output_dir(cfg, resume, overwrite or cfg.overwrite_output_dir)
+    plan = outdir.check_output_dir(cfg, resume, overwrite or cfg.overwrite_output_dir)
+    if plan.complete is not None:  # --resume on a finished run: nothing to train
+        say(f"[green]{out} is complete[/] (stopped: {plan.complete.stop_reason} at step {plan.complete.global_step}/"
+            f"{plan.complete.total_steps}); nothing to resume. Raise num_train_epochs or max_steps to train longer.")
+        return plan.complete
+    checkpoint = plan.checkpoint
 
     # ---- setup: runtime, tokenizer, model (+ adapter), data, schedule
     setup.setup_runtime(cfg)
@@ -72,8 +77,9 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
         ours.append(progress)
     trainer = _make_trainer(cfg, model, tokenizer, args, data, [*ours, *callbacks])
 
-    # ---- train (the config is written only now, so a setup error leaves no half run behind)
+    # ---- train (the previous run is cleared and the config written only now: a setup error changes nothing)
     if main:
+        outdir.clear_previous_run(plan)
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "tiaocan_config.yaml")
     started = time.time()
@@ -85,7 +91,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
             progress.close()
         # ---- save
         if main:
-            with _library_progress_bars_off():
+            with _library_progress_bars_off(), outdir.keep_user_readme(out):
                 trainer.save_model(str(out))
             trainer.save_state()
             if cfg.merge_adapter:
@@ -105,6 +111,9 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
         _cleanup(trainer, model)
         if reason == "error" and isinstance(e, OSError) and e.errno == errno.ENOSPC:
             raise UserError(message) from None
+        if reason == "interrupted" and not isinstance(e, TrainingInterrupted):
+            raise TrainingInterrupted(_interrupted_message(out, trainer.state.global_step, sched.total_steps),
+                                      trainer.state.global_step) from e
         raise
 
     summary = _summary(cfg, trainer, stop, sched, trainable, started, tokens_before,
@@ -247,6 +256,15 @@ def _summary(cfg, trainer, stop: StopState, sched, trainable: int, started: floa
     except OSError as e:  # a full disk must not hide the original outcome
         console.print(f"[yellow]could not write run_summary.json: {e}[/]")
     return summary
+
+
+def _interrupted_message(out: Path, step: int, total: int) -> str:
+    ckpts = outdir.checkpoints(out)
+    if ckpts:
+        return (f"interrupted at step {step}/{total}; resume with --resume (continues from {ckpts[-1].name}; "
+                "the same command plus --resume)")
+    return (f"interrupted at step {step}/{total} before the first checkpoint was saved, so there is nothing to "
+            "resume; run again with --overwrite (or set save_steps lower to checkpoint sooner)")
 
 
 def _print_plan(say, cfg: TrainConfig, sched, data, trainable: int, total: int) -> None:

@@ -1,9 +1,8 @@
-"""Setup helpers for a run: config resolution, the output directory rule, runtime flags, TrainingArguments."""
+"""Setup helpers for a run: config resolution, runtime flags, TrainingArguments (the output_dir rule: outdir.py)."""
 from __future__ import annotations
 
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,15 +11,6 @@ import torch
 
 from ..config import TrainConfig, build_config, load_config
 from ..errors import UserError
-
-# Files and folders that mark a directory as holding a training run.
-RUN_MARKERS = ("tiaocan_config.yaml", "trainer_state.json", "run_summary.json", "trainer_log.jsonl",
-               "adapter_config.json", "adapter_model.safetensors", "model.safetensors", "training_loss.png")
-# Keys a resumed run may change without becoming a different run (budget, logging, stopping rules).
-RESUME_MAY_CHANGE = {"num_train_epochs", "max_steps", "output_dir", "overwrite_output_dir", "logging_steps",
-                     "eval_steps", "save_steps", "save_total_limit", "plot_loss", "report_to", "merge_adapter",
-                     "stop_loss_band", "early_stopping_patience", "divergence_factor", "per_device_eval_batch_size"}
-
 
 def resolve_config(config: TrainConfig | dict | str | os.PathLike) -> TrainConfig:
     if isinstance(config, TrainConfig):
@@ -39,6 +29,27 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError("fp16: true needs a CUDA GPU; on CPU use bf16: true (autocast) or neither.")
     if cfg.merge_adapter and cfg.finetuning_type != "lora":
         raise UserError("merge_adapter: true only applies to finetuning_type: lora (a full fine-tune is already merged).")
+    validate_choices(cfg)
+
+
+def validate_choices(cfg: TrainConfig) -> None:
+    """optim and report_to are checked by transformers only once the model is loaded; say it now, with the choices."""
+    import difflib
+
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+    from transformers.training_args import OptimizerNames
+
+    optims = [o.value for o in OptimizerNames]
+    if cfg.optim not in optims:
+        near = difflib.get_close_matches(cfg.optim, optims, n=3)
+        raise UserError(f"optim: {cfg.optim!r} is not an optimizer transformers knows"
+                        + (f" (did you mean {', '.join(near)}?)" if near else f"; e.g. {', '.join(optims[:6])}"))
+    known = sorted(INTEGRATION_TO_CALLBACK) + ["all", "none"]
+    for r in (x.strip() for x in cfg.report_to.split(",")):
+        if r and r not in known:
+            near = difflib.get_close_matches(r, known, n=2)
+            raise UserError(f"report_to: {r!r} is not a logger transformers knows"
+                            + (f" (did you mean {', '.join(near)}?)" if near else f"; choose from {', '.join(known)}"))
 
 
 def world_size() -> int:
@@ -47,51 +58,6 @@ def world_size() -> int:
 
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
-
-
-def _checkpoints(out: Path) -> list[Path]:
-    return sorted((p for p in out.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
-                  key=lambda p: int(p.name.split("-")[-1]))
-
-
-def holds_run(out: Path) -> bool:
-    return out.is_dir() and (any((out / m).exists() for m in RUN_MARKERS) or bool(_checkpoints(out)))
-
-
-def prepare_output_dir(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
-    """Apply the output_dir rule; return the checkpoint to resume from (or None).
-
-    A directory holding a run is never reused silently: --resume continues it (same training settings),
-    --overwrite replaces it, anything else is refused with a message that names the way out.
-    """
-    from ..config import load_config as _load
-
-    out = Path(cfg.output_dir)
-    if resume:
-        ckpts = _checkpoints(out)
-        if not ckpts:
-            raise UserError(f"--resume: output_dir {out} has no checkpoint-N folder to resume from. "
-                            "Run without --resume to start training.")
-        saved = out / "tiaocan_config.yaml"
-        if saved.is_file():
-            before = _load(saved).model_dump()
-            now = cfg.model_dump()
-            changed = sorted(k for k in now if k not in RESUME_MAY_CHANGE and before.get(k) != now.get(k))
-            if changed:
-                raise UserError(f"--resume: output_dir {out} holds a run with different settings ({', '.join(changed)}). "
-                                "Resume with the same settings, or start a new run with --overwrite or another output_dir.")
-        return str(ckpts[-1])
-    if holds_run(out):
-        if not overwrite:
-            raise UserError(f"output_dir {out} already holds a training run. Pass --overwrite (or "
-                            "overwrite_output_dir: true) to replace it, --resume to continue it, or choose another output_dir.")
-        if is_main_process():
-            for p in [*_checkpoints(out), out / "merged", out / "runs"]:
-                shutil.rmtree(p, ignore_errors=True)
-            for name in (*RUN_MARKERS, "README.md", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-                         "special_tokens_map.json", "config.json", "generation_config.json", "training_args.bin"):
-                (out / name).unlink(missing_ok=True)
-    return None
 
 
 def cpu_has_bf16() -> bool:

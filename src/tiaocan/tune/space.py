@@ -221,9 +221,31 @@ def build_space(base: TrainConfig, *, expected_trials: float = 30, micro_batch: 
             wanted = [n for n in wanted if n != name]
             continue
         catalogue[name] = _override_param(name, spec, catalogue.get(name))
+        _check_values(base, catalogue[name])
         if name not in wanted:
             wanted.append(name)
     return SearchSpace(params=[catalogue[n] for n in wanted], micro_batch=micro)
+
+
+def _check_values(base: TrainConfig, param: Param) -> None:
+    """Every value a trial may get must make a valid config: checked here, before the study exists, because a bad
+    value found by a trial leaves a study whose stored space the corrected command can no longer continue."""
+    from pydantic import ValidationError
+
+    values = param.choices if param.kind == "categorical" else [param.low, param.high]
+    for v in values:
+        if param.name == "effective_batch":
+            ok = isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            if not ok:
+                raise UserError(f"--space effective_batch: {v!r} is not a batch size; give whole numbers >= 1, "
+                                "e.g. effective_batch=8,16,32")
+            continue
+        try:
+            TrainConfig.model_validate({**base.model_dump(), param.name: v})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise UserError(f"--space {param.name}: {v!r} is not a valid value ({err['msg']}); e.g. "
+                            f"{param.name}=1e-5:1e-3 for a range or {param.name}=8,16,32 for choices") from None
 
 
 def _override_param(name: str, spec: Any, default: Param | None) -> Param:

@@ -21,6 +21,11 @@ def start_workers(n: int, kwargs: dict[str, Any]) -> list:
     """Start workers 1..n-1 with `kwargs` for `tune`; returns the processes (join them before collecting)."""
     import torch
 
+    from ..threads import configure_threads
+
+    # the workers split the cores (the CLI already did this before torch loaded; a library caller gets it here,
+    # inherited by the spawned workers through OMP_NUM_THREADS); a user's own OMP_NUM_THREADS is kept
+    configure_threads(n)
     ctx = multiprocessing.get_context("spawn")
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     pinned = os.environ.get("CUDA_VISIBLE_DEVICES")
