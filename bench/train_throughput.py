@@ -123,7 +123,8 @@ def worker_tiaocan(a, bf16: bool, packing: bool = True) -> dict:
 
 
 def random_model_dir(key: str, tokenizer_dir: str, out: Path) -> str:
-    """A built-in shape with random bf16 weights and the given tokenizer's vocabulary, saved as a model folder."""
+    """A built-in shape with random weights and the given tokenizer's vocabulary, saved as a model folder in fp32
+    like the SmolLM2 folder (so "plain" trains in fp32 and the bf16 variants choose bf16 themselves)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -134,7 +135,7 @@ def random_model_dir(key: str, tokenizer_dir: str, out: Path) -> str:
     d["vocab_size"] = len(tok)
     cfg = AutoConfig.for_model(d.pop("model_type"), **d)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_config(cfg)
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return str(out)

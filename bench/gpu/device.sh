@@ -33,13 +33,12 @@ setup)
   setsid nohup bash bench/gpu/phase1.sh > /tmp/phase1.log 2>&1 < /dev/null &
   sleep 5; tail -n 5 /tmp/phase1.log; snapshot ;;
 gemma)
-  cp $KEEP/gemma3*.whl /tmp/ 2>/dev/null
   python3 -m pip install -q --no-index --no-deps --no-compile --target $SITE $KEEP/gemma3*.whl || exit 1
   tar xJf $KEEP/gemma_tok.tar.xz -C /tmp
   setsid nohup bash bench/gpu/phase2.sh > /tmp/phase2.log 2>&1 < /dev/null &
   sleep 3; tail -n 5 /tmp/phase1.log /tmp/phase2.log; snapshot ;;
 collect)
-  end=$(( $(date +%s) + ${2:-60} ))
+  end=$(( $(cat /tmp/deadline_at) + ${2:-40} ))
   while [ "$(date +%s)" -lt $end ] && pgrep -f "grid.py|phase[12].sh|memory_accuracy|qlora_e2e" >/dev/null; do sleep 5; done
   pkill -f "grid.py" ; tail -n 20 /tmp/phase1.log /tmp/phase2.log; wc -l $RES/*.jsonl; snapshot ;;
 esac

@@ -1,0 +1,27 @@
+"""The calibration runner (bench/calibration/grid.py): one real run on the tiny model is scored at its last step."""
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "calibration"))
+
+
+def test_run_one_scores_final_and_best(tiny_model_dir, tmp_path, monkeypatch):
+    import grid
+
+    rows = [{"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}."}]}
+            for i in range(24)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:20]))
+    (tmp_path / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[20:]))
+    monkeypatch.setattr(grid, "DATA", tmp_path.parent)
+    base = dict(model_name_or_path=str(tiny_model_dir), cutoff_len=64, lora_rank=4, lora_alpha=8, packing=True)
+    cfg = grid.run_config(base, tmp_path.name, lr=1e-3, batch=4, epochs=2.0, micro_cap=2)
+    assert (cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]) == (2, 2)
+    row = grid.run_one(dict(id="tiny|t|grid", task="t", model="tiny", kind="grid", config=cfg), tmp_path / "scratch")
+    assert "error" not in row, row
+    assert row["steps"] == row["total_steps"] == 10  # 20 examples / batch 4 x 2 epochs
+    assert row["evals"][-1][0] == 10, "the last step is always evaluated"
+    assert row["final_eval"] == row["evals"][-1][1] and row["best_eval"] == min(e for _, e in row["evals"])
+    assert row["tokens"] > 0 and row["batch"] == 4
+    assert not (tmp_path / "scratch" / "tiny_t_grid").exists(), "scratch run removed"
