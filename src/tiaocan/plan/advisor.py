@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .. import derive
 from ..config import TrainConfig, build_config, parse_overrides
 from ..errors import UserError
 from ..explain import reason, resolve_lang
@@ -121,15 +122,18 @@ def make_plan(model: str, data: Any, gpu: str | GPU | None = None, method: str =
     if config.get("fp16"):
         config["bf16"] = False
     cfg = build_config(config, source="plan (--set)")
-    steps_total = ctx.extra["total_steps"]
-    epochs = float(cfg.num_train_epochs)
-    tok_epoch = int(ctx.train_examples * facts.tokens_up_to(cfg.cutoff_len))
-    total_tokens = int(tok_epoch * epochs) if cfg.max_steps <= 0 else int(
-        steps_total * ctx.values["effective_batch"] * facts.tokens_up_to(cfg.cutoff_len))
+    # The run's own arithmetic (derive.py) on the config the plan writes, so what the plan prints is what
+    # `tiaocan train` on that YAML reports: split, steps per epoch, total steps, warmup.
+    # (a separate eval_dataset holds nothing out; its size is unknown here, so it counts as one example)
+    n_eval = 0 if cfg.eval_dataset else derive.held_out(facts.num_examples, cfg.val_size)
+    sched = derive.schedule(cfg, max(1, facts.num_examples - n_eval), n_eval or int(bool(cfg.eval_dataset)), ctx.devices)
+    tok_epoch, total_tokens = derive.tokens(sched, facts.tokens_up_to(cfg.cutoff_len), cfg.num_train_epochs,
+                                            cfg.max_steps)
     secs, basis = estimate_seconds(shape, method, fit.gradient_checkpointing, total_tokens, gpu_obj, cfg.cutoff_len)
-    steps = PlanSteps(effective_batch=ctx.values["effective_batch"], steps_per_epoch=ctx.extra["steps_per_epoch"],
-                      total_steps=steps_total, tokens_per_epoch=tok_epoch, total_tokens=total_tokens,
-                      est_seconds=secs, est_basis=basis)
+    steps = PlanSteps(effective_batch=sched.effective_batch, steps_per_epoch=sched.steps_per_epoch,
+                      total_steps=sched.total_steps, warmup_steps=sched.warmup_steps,
+                      train_examples=sched.train_examples, eval_examples=n_eval, tokens_per_epoch=tok_epoch,
+                      total_tokens=total_tokens, est_seconds=secs, est_basis=basis)
     notes += ctx.notes
     if gpu_obj is None:
         notes.append(ctx.text("common", "no_gpu"))

@@ -24,6 +24,9 @@ class PlanSteps(BaseModel):
     effective_batch: int
     steps_per_epoch: int
     total_steps: int
+    warmup_steps: int = 0
+    train_examples: int = 0  # after the held-out split (what a run trains on)
+    eval_examples: int = 0  # held out by val_size
     tokens_per_epoch: int
     total_tokens: int
     est_seconds: float | None = None

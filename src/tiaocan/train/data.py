@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..derive import held_out
 from ..errors import UserError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def template_overhead(tokenizer) -> int:
 def split_eval(ds, val_size: float, seed: int):
     """val_size < 1: share of the data; >= 1: number of examples. Returns (train, eval)."""
     n = len(ds)
-    n_eval = int(round(val_size * n)) if val_size < 1 else int(val_size)
+    n_eval = held_out(n, val_size)  # the plan predicts the split with the same function
     if n_eval < 1:
         raise UserError(f"val_size: {val_size:g} of {n} examples is less than one example; raise val_size or set it to 0")
     if n_eval >= n:

@@ -60,7 +60,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
     with _library_progress_bars_off():  # our plan printout below says what they would
         tokenizer, model = _load_model(cfg)
         data = prepare_data(cfg, tokenizer, model)
-    sched = setup.schedule(cfg, len(data.train), data.eval is not None)
+    sched = setup.schedule(cfg, len(data.train), len(data.eval) if data.eval is not None else 0)
     args = setup.training_arguments(cfg, sched, data.packed, data.group_by_length)
     from .lora import count_params
 
@@ -247,7 +247,8 @@ def _summary(cfg, trainer, stop: StopState, sched, trainable: int, started: floa
         best_eval_loss=min(stop.eval_losses) if stop.eval_losses else None,
         best_checkpoint=state.best_model_checkpoint,
         global_step=state.global_step, total_steps=sched.total_steps, epochs=round(float(state.epoch or 0), 4),
-        effective_batch=sched.effective_batch, tokens_seen=tokens,
+        effective_batch=sched.effective_batch, steps_per_epoch=sched.steps_per_epoch, warmup_steps=sched.warmup_steps,
+        train_examples=sched.train_examples, eval_examples=sched.eval_examples, tokens_seen=tokens,
         tokens_per_second=round((tokens - tokens_before) / wall, 2) if wall > 0 else 0.0,
         trainable_params=trainable, peak_memory_mb=round(_peak_memory_mb(), 1), wall_time_s=round(wall, 2),
     )

@@ -1,16 +1,16 @@
 """Setup helpers for a run: config resolution, runtime flags, TrainingArguments (the output_dir rule: outdir.py)."""
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..config import TrainConfig, build_config, load_config
+from ..derive import Schedule, schedule as derive_schedule
 from ..errors import UserError
+
 
 def resolve_config(config: TrainConfig | dict | str | os.PathLike) -> TrainConfig:
     if isinstance(config, TrainConfig):
@@ -79,32 +79,9 @@ def setup_runtime(cfg: TrainConfig) -> None:
     set_seed(cfg.seed)
 
 
-@dataclass
-class Schedule:
-    """Derived quantities, computed the way transformers' Trainer computes them."""
-
-    devices: int
-    effective_batch: int
-    steps_per_epoch: int
-    total_steps: int
-    warmup_steps: int
-    eval_steps: int | None
-    save_steps: int
-
-
-def schedule(cfg: TrainConfig, n_train: int, has_eval: bool) -> Schedule:
-    devices = world_size()
-    per_device_examples = math.ceil(n_train / devices)  # DistributedSampler pads to equal shards
-    micro_batches = math.ceil(per_device_examples / cfg.per_device_train_batch_size)
-    steps_per_epoch = max(math.ceil(micro_batches / cfg.gradient_accumulation_steps), 1)
-    total = cfg.max_steps if cfg.max_steps > 0 else math.ceil(cfg.num_train_epochs * steps_per_epoch)
-    warmup = cfg.warmup_steps if cfg.warmup_steps > 0 else math.ceil(cfg.warmup_ratio * total)
-    eval_steps = (cfg.eval_steps or max(1, total // 10)) if has_eval else None
-    save_steps = cfg.save_steps or eval_steps or max(1, total // 10)
-    if cfg.early_stopping_patience and eval_steps:
-        save_steps = eval_steps  # keeping the best checkpoint needs a checkpoint at every eval
-    return Schedule(devices, cfg.effective_batch(devices), steps_per_epoch, total, min(warmup, total),
-                    eval_steps, save_steps)
+def schedule(cfg: TrainConfig, n_train: int, n_eval: int) -> Schedule:
+    """The run's derived numbers over this process group's devices (derive.py: the plan predicts the same)."""
+    return derive_schedule(cfg, n_train, n_eval, world_size())
 
 
 def scheduler_kwargs(cfg: TrainConfig, sched: Schedule) -> dict[str, Any]:

@@ -34,6 +34,10 @@ class RunSummary(BaseModel):
     total_steps: int = 0
     epochs: float = 0.0
     effective_batch: int = 0
+    steps_per_epoch: int = 0
+    warmup_steps: int = 0
+    train_examples: int = Field(0, description="After the held-out split and dropping at cutoff_len.")
+    eval_examples: int = 0
     tokens_seen: int = Field(0, description="Non-padding input tokens processed (all devices).")
     tokens_per_second: float = 0.0
     trainable_params: int = 0

@@ -50,9 +50,9 @@ class Ctx:
     @property
     def train_examples(self) -> int:
         """Examples left for training after the held-out split (val_size: a share < 1 or a count)."""
-        n, v = self.data.num_examples, float(self.values.get("val_size", 0) or 0)
-        held = int(v * n) if 0 < v < 1 else int(v)
-        return max(1, n - held)
+        from ...derive import train_examples
+
+        return train_examples(self.data.num_examples, float(self.values.get("val_size", 0) or 0))
 
     @property
     def is_lora(self) -> bool:

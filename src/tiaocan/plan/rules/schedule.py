@@ -5,8 +5,7 @@ few steps before full-size updates are safe), at most 10 %.
 """
 from __future__ import annotations
 
-import math
-
+from ... import derive
 from ..result import Rec
 from . import Ctx, register
 
@@ -18,12 +17,10 @@ def warmup_ratio_for(total_steps: int) -> float:
 @register("schedule")
 def schedule(ctx: Ctx) -> list[Rec]:
     v = ctx.values
-    steps_per_epoch = math.ceil(ctx.train_examples / v["effective_batch"])
-    total = max(1, math.ceil(steps_per_epoch * float(v["num_train_epochs"])))
-    if int(ctx.user.get("max_steps", -1) or -1) > 0:
-        total = int(ctx.user["max_steps"])
-    ctx.extra.update(steps_per_epoch=steps_per_epoch, total_steps=total)
+    steps_per_epoch = derive.steps_per_epoch(ctx.train_examples, int(v["per_device_train_batch_size"]),
+                                             int(v["gradient_accumulation_steps"]), ctx.devices)
+    total = derive.total_steps(steps_per_epoch, float(v["num_train_epochs"]), int(ctx.user.get("max_steps", -1) or -1))
     w = warmup_ratio_for(total)
     return [ctx.rec("lr_scheduler_type", "cosine", "cosine", "common SFT practice (LLaMA-Factory, HF examples)"),
-            ctx.rec("warmup_ratio", w, "warmup", "Adam warmup practice", ratio=w, steps=max(1, round(w * total)),
+            ctx.rec("warmup_ratio", w, "warmup", "Adam warmup practice", ratio=w, steps=derive.warmup_steps(total, w),
                     total=total)]
