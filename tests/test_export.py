@@ -160,7 +160,7 @@ def test_hf_training_arguments_and_lora_config_construct(tmp_path):
     assert ta.get_warmup_steps(100) == 5  # transformers 5: warmup_steps < 1 is a ratio
     lora = LoraConfig(**json.load(open(res.files[1])))
     assert lora.r == 8 and lora.lora_alpha == 16
-    full_args, none = to_hf(build_config(dict(finetuning_type="full")))
+    full_args, none, _ = to_hf(build_config(dict(finetuning_type="full")))
     assert none is None and "learning_rate" in full_args
 
 

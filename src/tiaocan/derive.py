@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 
+EVALS_SHARE = 0.1  # evaluate (and checkpoint) every tenth of the run unless eval_steps / save_steps say otherwise
+
+
 def held_out(num_examples: int, val_size: float) -> int:
     """Examples `val_size` holds out of `num_examples`: a share (< 1, rounded) or a count (>= 1); 0 when unset."""
     if val_size <= 0:
@@ -72,8 +75,9 @@ def schedule(cfg: "TrainConfig", n_train: int, n_eval: int, devices: int = 1) ->
     micro, accum = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
     per_epoch = steps_per_epoch(n_train, micro, accum, devices)
     total = total_steps(per_epoch, cfg.num_train_epochs, cfg.max_steps)
-    eval_steps = (cfg.eval_steps or max(1, total // 10)) if has_eval else None
-    save_steps = cfg.save_steps or eval_steps or max(1, total // 10)
+    every = max(1, total // round(1 / EVALS_SHARE))
+    eval_steps = (cfg.eval_steps or every) if has_eval else None
+    save_steps = cfg.save_steps or eval_steps or every
     if cfg.early_stopping_patience and eval_steps:
         save_steps = eval_steps  # keeping the best checkpoint needs a checkpoint at every eval
     return Schedule(devices=devices, train_examples=n_train, eval_examples=n_eval,

@@ -6,7 +6,6 @@ LLaMA-Factory keys are TrainConfig's own, so that export starts from the keys th
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import types
@@ -186,35 +185,18 @@ def to_axolotl(cfg: TrainConfig) -> dict[str, Any]:
     return a
 
 
-def to_hf(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(TrainingArguments kwargs, PEFT LoraConfig kwargs or None). Keys are filtered to TrainingArguments' fields."""
-    from transformers import TrainingArguments
+def to_hf(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+    """(TrainingArguments kwargs, PEFT LoraConfig kwargs or None, left-out keys with the reason): the mapping train
+    uses (hf.py) without this machine's runtime keys; keys the installed transformers lacks are left out, by name."""
+    import transformers
 
-    warm = cfg.warmup_steps if cfg.warmup_steps else cfg.warmup_ratio  # transformers 5: a float < 1 is a ratio
-    wanted = {
-        "output_dir": cfg.output_dir, "num_train_epochs": cfg.num_train_epochs, "max_steps": cfg.max_steps,
-        "learning_rate": cfg.learning_rate, "per_device_train_batch_size": cfg.per_device_train_batch_size,
-        "per_device_eval_batch_size": cfg.per_device_eval_batch_size,
-        "gradient_accumulation_steps": cfg.gradient_accumulation_steps, "lr_scheduler_type": cfg.lr_scheduler_type,
-        "warmup_steps": warm, "weight_decay": cfg.weight_decay, "max_grad_norm": cfg.max_grad_norm,
-        "optim": cfg.optim, "bf16": cfg.bf16, "fp16": cfg.fp16, "gradient_checkpointing": cfg.gradient_checkpointing,
-        "seed": cfg.seed, "logging_steps": cfg.logging_steps, "save_total_limit": cfg.save_total_limit,
-        "report_to": cfg.report_to,
-    }
-    if cfg.eval_steps:
-        wanted["eval_steps"] = cfg.eval_steps
-    if cfg.save_steps:
-        wanted["save_steps"] = cfg.save_steps
-    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
-    args = {k: v for k, v in wanted.items() if k in fields and v is not None}
-    if cfg.finetuning_type != "lora":
-        return args, None
-    target = "all-linear" if cfg.lora_target.strip().lower() in ("all", "all-linear") else \
-        [t.strip() for t in cfg.lora_target.split(",")]
-    lora = {"task_type": "CAUSAL_LM", "r": cfg.lora_rank, "lora_alpha": cfg.effective_lora_alpha,
-            "lora_dropout": cfg.lora_dropout, "target_modules": target, "use_rslora": cfg.use_rslora,
-            "use_dora": cfg.use_dora}
-    return args, lora
+    from . import hf
+
+    args = hf.training_kwargs(cfg)
+    dropped = {k: f"not a TrainingArguments field in the installed transformers {transformers.__version__}"
+               for k in hf.unknown_keys(args)}
+    args = {k: v for k, v in args.items() if k not in dropped}
+    return args, (hf.lora_kwargs(cfg) if cfg.finetuning_type == "lora" else None), dropped
 
 
 def _merge_info(path: Path, info: dict[str, Any]) -> dict[str, Any]:
@@ -255,13 +237,13 @@ def export_config(config: TrainConfig | str | Path, to: str, out_dir: str | Path
         f.write_text(dump(to_axolotl(cfg)), encoding="utf-8")
         return ExportResult(target=to, files=[str(f)])
     if to == "hf":
-        args, lora = to_hf(cfg)
+        args, lora, dropped = to_hf(cfg)
         files = [out / "training_args.json"]
         files[0].write_text(json.dumps(args, indent=2), encoding="utf-8")
         if lora:
             files.append(out / "lora_config.json")
             files[1].write_text(json.dumps(lora, indent=2), encoding="utf-8")
-        return ExportResult(target=to, files=[str(f) for f in files])
+        return ExportResult(target=to, files=[str(f) for f in files], dropped=dropped)
     raise UserError(f"--to {to}: choose llamafactory, axolotl or hf")
 
 

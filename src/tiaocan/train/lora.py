@@ -31,9 +31,11 @@ def linear_module_names(model: torch.nn.Module) -> list[str]:
 
 def resolve_targets(cfg: "TrainConfig", model: torch.nn.Module) -> str | list[str]:
     """'all' → PEFT's all-linear (excludes lm_head); otherwise check every named module exists in the model."""
-    wanted = [t.strip() for t in cfg.lora_target.split(",") if t.strip()]
-    if not wanted or wanted == ["all"]:
-        return "all-linear"
+    from ..hf import lora_targets
+
+    wanted = lora_targets(cfg)
+    if wanted == "all-linear":
+        return wanted
     available = linear_module_names(model)
     missing = [t for t in wanted if t not in available]
     if missing:
@@ -45,17 +47,12 @@ def resolve_targets(cfg: "TrainConfig", model: torch.nn.Module) -> str | list[st
 
 
 def lora_config(cfg: "TrainConfig", model: torch.nn.Module):
-    from peft import LoraConfig, TaskType
+    """PEFT LoraConfig from the mapping `export --to hf` writes too (hf.lora_kwargs), targets checked on `model`."""
+    from peft import LoraConfig
 
-    return LoraConfig(
-        task_type=TaskType.CAUSAL_LM,
-        r=cfg.lora_rank,
-        lora_alpha=cfg.effective_lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=resolve_targets(cfg, model),
-        use_rslora=cfg.use_rslora,
-        use_dora=cfg.use_dora,
-    )
+    from ..hf import lora_kwargs
+
+    return LoraConfig(**lora_kwargs(cfg, resolve_targets(cfg, model)))
 
 
 def apply_lora(cfg: "TrainConfig", model: torch.nn.Module):

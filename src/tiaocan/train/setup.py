@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -84,59 +83,11 @@ def schedule(cfg: TrainConfig, n_train: int, n_eval: int) -> Schedule:
     return derive_schedule(cfg, n_train, n_eval, world_size())
 
 
-def scheduler_kwargs(cfg: TrainConfig, sched: Schedule) -> dict[str, Any]:
-    if cfg.lr_scheduler_type == "warmup_stable_decay":
-        # Decay over the last 10% of steps (the WSD papers use 10-20%); stable in between.
-        # (the stable phase is what remains of the total steps the Trainer passes in)
-        return {"num_decay_steps": max(1, sched.total_steps // 10)}
-    if cfg.lr_scheduler_type == "cosine_with_min_lr":
-        return {"min_lr_rate": 0.1}
-    return {}
-
-
 def training_arguments(cfg: TrainConfig, sched: Schedule, packed: bool, group_by_length: bool):
-    from transformers import TrainingArguments
+    """The same config → TrainingArguments mapping `export --to hf` writes (hf.py), plus this machine's keys."""
+    from .. import hf
 
-    has_eval = sched.eval_steps is not None
-    use_cpu = not torch.cuda.is_available()
-    report_to = [r.strip() for r in cfg.report_to.split(",") if r.strip() and r.strip() != "none"] or "none"
-    return TrainingArguments(
-        output_dir=cfg.output_dir,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.num_train_epochs,
-        max_steps=sched.total_steps,  # explicit, so fractional epochs and our printout agree with the Trainer
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        lr_scheduler_kwargs=scheduler_kwargs(cfg, sched),
-        warmup_steps=sched.warmup_steps,
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm,
-        optim=cfg.optim,
-        bf16=cfg.bf16,
-        fp16=cfg.fp16,
-        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name for gradient checkpointing
-        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        logging_steps=cfg.logging_steps,
-        logging_nan_inf_filter=False,  # the divergence guard must see NaN/inf, not a patched-over average
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=sched.eval_steps,
-        save_strategy="steps",
-        save_steps=sched.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        load_best_model_at_end=bool(cfg.early_stopping_patience and has_eval),
-        metric_for_best_model="eval_loss" if has_eval else None,
-        greater_is_better=False if has_eval else None,
-        report_to=report_to,
-        disable_tqdm=True,  # our own progress bar
-        include_num_input_tokens_seen="all" if packed else "non_padding",
-        train_sampling_strategy="group_by_length" if group_by_length else "random",
-        use_cpu=use_cpu,
-        ddp_backend="gloo" if use_cpu and world_size() > 1 else None,
-        ddp_find_unused_parameters=False if world_size() > 1 else None,
-        dataloader_num_workers=0,
-        log_level="warning",
-    )
+    runtime = hf.runtime_kwargs(use_cpu=not torch.cuda.is_available(), world_size=world_size(), packed=packed,
+                                group_by_length=group_by_length)
+    kwargs = {**hf.training_kwargs(cfg, sched), **{k: v for k, v in runtime.items() if v is not None}}
+    return hf.training_arguments(kwargs)
