@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ..config import LOSS_BAND, parse_band
 from .types import Curves
 
-DEFAULT_BAND = (0.7, 1.4)  # the practitioner's target train-loss band (mission.md)
+DEFAULT_BAND = LOSS_BAND  # the practitioner's target train-loss band, unless the run set stop_loss_band
 
 
 def window_medians(x: np.ndarray, w: int) -> np.ndarray:
@@ -184,8 +185,10 @@ class Signals:
 def compute(curves: Curves, band: tuple[float, float] | None = None) -> Signals:
     cfg = dict(curves.config)
     if band is None:
-        b = cfg.get("stop_loss_band")
-        band = (float(b[0]), float(b[1])) if isinstance(b, (list, tuple)) and len(b) == 2 else DEFAULT_BAND
+        try:  # the run's own band, read as the config reads it; a foreign or broken value: the default
+            band = parse_band(cfg.get("stop_loss_band")) or DEFAULT_BAND
+        except ValueError:
+            band = DEFAULT_BAND
     loss_all = curves.arr("loss")
     steps_all = np.asarray(curves.steps, dtype=int)
     ok = np.isfinite(loss_all)

@@ -10,6 +10,8 @@ from typing import Any, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import LOSS_BAND
+
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 Source = Literal["tiaocan", "llamafactory", "hf"]
@@ -89,7 +91,7 @@ class RunDiagnosis(BaseModel):
     last_step: Optional[int] = None
     final_loss: Optional[float] = Field(None, description="Median of the last tenth of train losses.")
     best_eval_loss: Optional[float] = None
-    band: tuple[float, float] = (0.7, 1.4)
+    band: tuple[float, float] = LOSS_BAND
     findings: list[Finding] = Field(default_factory=list)
     suggested_config: dict[str, Any] = Field(default_factory=dict, description="The run's config with every suggested change applied.")
     changes: list[Change] = Field(default_factory=list, description="The changes that were applied to make suggested_config.")

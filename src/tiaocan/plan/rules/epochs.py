@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 
+from ...config import LOSS_BAND
 from ..result import Rec
 from . import Ctx, register
 
 MAX_EPOCHS = 10
 TOKENS_PER_EXAMPLE = 256
-BAND = [0.7, 1.4]
+BAND = list(LOSS_BAND)
 
 
 def epochs_for(num_examples: int, response_tokens: int) -> int:
