@@ -48,8 +48,8 @@ def data_150(tmp_path_factory):
 def test_plan_numbers_are_what_the_run_reports(tiny_model_dir, data_150, tmp_path):
     """Plan, then train the plan's YAML for exactly one epoch: the split, steps per epoch, total steps and
     warmup the plan printed are what the run reports, and the Trainer ends that epoch at epoch 1.0."""
-    from tiaocan.plan import make_plan
-    from tiaocan.train import train
+    from tiaocan.planning import make_plan
+    from tiaocan.training import train
 
     p = make_plan(str(tiny_model_dir), str(data_150), gpu="24GB",
                   overrides={"val_size": 0.17, "num_train_epochs": 1, "stop_loss_band": None,

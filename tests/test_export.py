@@ -7,7 +7,7 @@ import yaml
 
 from tiaocan.config import TrainConfig, build_config, load_config
 from tiaocan.errors import UserError
-from tiaocan.export import TIAOCAN_ONLY, export_config, to_axolotl, to_hf, to_llamafactory
+from tiaocan.exporting import TIAOCAN_ONLY, export_config, to_axolotl, to_hf, to_llamafactory
 
 # Written in the style of LLaMA-Factory's examples/train_lora and train_qlora YAMLs.
 LF_LORA = """\

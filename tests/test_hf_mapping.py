@@ -5,8 +5,8 @@ import pytest
 
 from tiaocan import derive, hf
 from tiaocan.config import build_config
-from tiaocan.export import export_config
-from tiaocan.train import setup
+from tiaocan.exporting import export_config
+from tiaocan.training import setup
 
 # Resolved by the Trainer from epochs / ratios when the export has no data; compared after resolving below.
 RESOLVED = {"max_steps", "warmup_steps", "lr_scheduler_kwargs", "eval_steps", "save_steps"}
@@ -56,7 +56,7 @@ def test_exported_lora_config_is_the_one_train_uses(tmp_path, tiny_model_dir):
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM
 
-    from tiaocan.train.lora import lora_config
+    from tiaocan.training.lora import lora_config
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
     for target in ("all", "q_proj,v_proj"):

@@ -6,9 +6,9 @@ from tiaocan.errors import UserError
 
 
 def test_one_loss_band_for_plan_and_diagnose():
-    from tiaocan.diagnose.signals import DEFAULT_BAND
-    from tiaocan.diagnose.types import RunDiagnosis
-    from tiaocan.plan.rules.epochs import BAND
+    from tiaocan.diagnosis.signals import DEFAULT_BAND
+    from tiaocan.diagnosis.types import RunDiagnosis
+    from tiaocan.planning.rules.epochs import BAND
 
     assert tuple(BAND) == DEFAULT_BAND == RunDiagnosis.model_fields["band"].default == LOSS_BAND
 
@@ -39,3 +39,21 @@ def test_truncation_and_cutoff_checked_by_the_config_rules():
         check_window(4, "drop")
     with pytest.raises(UserError, match="cutoff_len"):
         build_config({"cutoff_len": 4})
+
+
+def test_public_functions_are_plain_functions_after_importing_every_stage():
+    """Importing a stage's package must not replace the public function of the same name (no module tricks)."""
+    import types
+
+    import tiaocan
+    import tiaocan.diagnosis  # noqa: F401
+    import tiaocan.evaluation  # noqa: F401
+    import tiaocan.explanation  # noqa: F401
+    import tiaocan.exporting  # noqa: F401
+    import tiaocan.planning  # noqa: F401
+    import tiaocan.training  # noqa: F401
+    import tiaocan.tuning  # noqa: F401
+
+    for name in ("inspect", "plan", "train", "diagnose", "tune", "evaluate", "explain", "export"):
+        assert isinstance(getattr(tiaocan, name), types.FunctionType), name
+    assert tiaocan.explain("learning_rate", "en")[0].param == "learning_rate"

@@ -34,8 +34,8 @@ def diagnose_cmd(
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What went wrong in these training runs, with evidence, and what to change next."""
-    from ..diagnose import diagnose
-    from ..diagnose.suggest import change_line, compact, to_yaml
+    from ..diagnosis import diagnose
+    from ..diagnosis.suggest import change_line, compact, to_yaml
     from ._checks import check_output, run_inputs
 
     check_output("--json", json_path, run_inputs(*runs))

@@ -71,7 +71,7 @@ def plan_cmd(
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What should I set for this model, this data and this GPU, and why?"""
-    from ..plan import make_plan
+    from ..planning import make_plan
     from ._checks import FORMATS, check_choice, check_output, data_inputs
 
     check_choice("--format", formatting, FORMATS)

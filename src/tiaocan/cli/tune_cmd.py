@@ -42,7 +42,7 @@ def tune_cmd(
 ) -> None:
     """Search for better hyperparameters within a budget (Optuna: plan as trial 0, TPE, successive halving)."""
     from ..config import parse_overrides
-    from ..tune import parse_space_overrides, tune
+    from ..tuning import parse_space_overrides, tune
     from ._checks import check_output, data_inputs
 
     inputs = data_inputs(data, eval_data) + ([Path(config)] if config else [])

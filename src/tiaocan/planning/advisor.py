@@ -7,7 +7,7 @@ from typing import Any
 from .. import derive
 from ..config import TrainConfig, build_config, parse_overrides
 from ..errors import UserError
-from ..explain import reason, resolve_lang
+from ..explanation import reason, resolve_lang
 from .facts import DataFacts
 from .hardware import GPU, detect_gpu, parse_gpu
 from .result import Plan, PlanSteps

@@ -2,7 +2,7 @@
 
 Testable without a study: `Objective(...)(optuna.trial.FixedTrial({...}))` trains that config and returns its
 metric. In a study, the trial reports the eval loss at regular points (examples seen, so trials with different
-batch sizes are compared at equal data). Under budget-aware successive halving (tune/halving.py) a trial may be a
+batch sizes are compared at equal data). Under budget-aware successive halving (tuning/halving.py) a trial may be a
 rung trial: a complete run shortened to the rung's share of its length, its value reported at its end and the trial recorded
 as pruned there. Under Optuna's pruners a full-length trial may be stopped at an eval instead. A crashed trial
 (OOM, NaN/divergence, any error) is recorded as failed with its reason in the `fail_reason` user attr, and the
@@ -160,7 +160,7 @@ class Objective:
             per_device_eval_batch_size=self.space.micro_batch, **upd))
 
     def __call__(self, trial) -> float:
-        from ..train import train
+        from ..training import train
 
         values = self.space.suggest(trial)
         if self.place is not None:
@@ -229,7 +229,7 @@ class Objective:
     def _metric(self, summary, cfg: TrainConfig) -> float | None:
         if self.metric == "eval_loss":
             return summary.final_eval_loss  # the model this config gives you, not its best moment
-        from ..evaluate import evaluate
+        from ..evaluation import evaluate
 
         report = evaluate(cfg.output_dir, self.eval_data, progress=False)
         return getattr(report.tuned.scores, self.metric)

@@ -1,9 +1,9 @@
-"""Which trials stop early: budget-aware successive halving (`sh`, the default, tune/halving.py) or one of
+"""Which trials stop early: budget-aware successive halving (`sh`, the default, tuning/halving.py) or one of
 Optuna's pruners that judge a full-length trial part-way through its run (`asha`, `hyperband`), or none.
 
 The mid-run pruners are kept for comparison and for users who want Optuna's own behaviour; they judge a run at a
 high learning rate, before its decay, which favours configurations that make early progress (low learning rates)
-over those that end best — see tune/halving.py and bench/RESULTS.md "tune quality".
+over those that end best — see tuning/halving.py and bench/RESULTS.md "tune quality".
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def divergence_lr(lrs: list[float], losses: list[float], smoothing: float = 0.7)
 def lr_range_test(base: TrainConfig, out_dir: str | Path, steps: int = STEPS, quiet: bool = True) -> tuple[float, bool]:
     """(upper bound for the learning-rate search, whether the loss blew up): half the lr where it blew up, else
     the sweep's end."""
-    from ..train import train
+    from ..training import train
 
     cfg = base.model_copy(update=dict(
         output_dir=str(out_dir), max_steps=steps, lr_scheduler_type="constant", warmup_ratio=0.0, warmup_steps=0,

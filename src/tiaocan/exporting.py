@@ -7,8 +7,6 @@ LLaMA-Factory keys are TrainConfig's own, so that export starts from the keys th
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +44,7 @@ def _model_id(cfg: TrainConfig) -> str:
 def guess_template(model: str) -> str:
     """LLaMA-Factory template name from the model's architecture (only used when `template` is unset)."""
     try:
-        from .plan.shapes import load_shape
+        from .planning.shapes import load_shape
 
         s = load_shape(model)
     except UserError:
@@ -245,13 +243,3 @@ def export_config(config: TrainConfig | str | Path, to: str, out_dir: str | Path
             files[1].write_text(json.dumps(lora, indent=2), encoding="utf-8")
         return ExportResult(target=to, files=[str(f) for f in files], dropped=dropped)
     raise UserError(f"--to {to}: choose llamafactory, axolotl or hf")
-
-
-class _CallableModule(types.ModuleType):
-    """`tiaocan.export` is both this module and the public function: `tiaocan.export("plan.yaml", "llamafactory")`."""
-
-    def __call__(self, *args, **kwargs):
-        return export_config(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

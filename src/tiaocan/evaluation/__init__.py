@@ -6,17 +6,3 @@ from .run import aggregate, evaluate, evaluate_model
 __all__ = ["evaluate", "evaluate_model", "aggregate", "check_answer", "exact_match", "fact_found", "chrf", "rouge_l",
            "keyword_coverage", "normalise", "EvalReport", "ModelEval", "ExampleResult", "CheckResult", "Scores",
            "CategoryScores", "Advice"]
-
-import sys as _sys
-import types as _types
-
-
-class _CallableModule(_types.ModuleType):
-    """`tiaocan.evaluate` is both this subpackage and the public function: importing the subpackage replaces
-    the attribute `tiaocan.evaluate`, so the module itself must be callable for `tiaocan.evaluate(...)` to work."""
-
-    def __call__(self, *args, **kwargs):
-        return evaluate(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

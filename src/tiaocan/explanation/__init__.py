@@ -6,8 +6,6 @@ meaning, interactions, signs it is set wrong, what tiaocan does, and `reasons` t
 from __future__ import annotations
 
 import locale
-import sys
-import types
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -79,13 +77,3 @@ def explain(param: str | None = None, lang: str | None = None) -> list[Explanati
         names = [param]
     t = texts(lg)
     return [Explanation(param=n, lang=lg, title=t[n]["title"], **{s: t[n][s] for s in SECTIONS}) for n in names]
-
-
-class _CallableModule(types.ModuleType):
-    """`tiaocan.explain` is both this subpackage and the public function: `tiaocan.explain("learning_rate", "zh")`."""
-
-    def __call__(self, *args, **kwargs):
-        return explain(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

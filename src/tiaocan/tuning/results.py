@@ -93,7 +93,7 @@ def _llamafactory(cfg: TrainConfig, out: Path) -> str:
     """The best config in LLaMA-Factory's keys (the export module when present, else TrainConfig's LF names)."""
     lf_dir = out / "llamafactory"
     try:
-        from ..export import export_config
+        from ..exporting import export_config
     except ImportError:
         export_config = None
     if export_config is not None:
@@ -115,7 +115,7 @@ def _llamafactory(cfg: TrainConfig, out: Path) -> str:
 def _final(best: TrainConfig, out: Path, quiet: bool) -> dict[str, Any]:
     """Retrain the best configuration to full length, with the normal eval cadence and the plot (and the trials'
     eval batch size, so its eval loss is comparable with theirs)."""
-    from ..train import train
+    from ..training import train
 
     cfg = best.model_copy(update={"output_dir": str(out / "final")})
     return train(cfg, overwrite=True, quiet=quiet).model_dump(mode="json")

@@ -39,7 +39,7 @@ def base_config(model: str | None, data: str | None, config: Any = None, gpu: st
         if not model or not data:
             raise UserError("tune needs --model and --data (or --config YAML)")
         try:
-            from ..plan import make_plan
+            from ..planning import make_plan
         except ImportError:
             make_plan = None
         if make_plan is not None:
@@ -63,7 +63,7 @@ def base_config(model: str | None, data: str | None, config: Any = None, gpu: st
 def measure_data(cfg: TrainConfig) -> tuple[int, int]:
     """(training examples, input tokens per epoch) after the split and rendering a trial will do."""
     from ..models import load_tokenizer
-    from ..train.data import prepare_data
+    from ..training.data import prepare_data
 
     tok = load_tokenizer(cfg.model_name_or_path, cfg.trust_remote_code)
     data = prepare_data(cfg, tok, None)
@@ -133,7 +133,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
          heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, quiet: bool = False, workers: int = 1,
          on_trial: Callable[[dict[str, Any]], None] | None = None, _space: SearchSpace | None = None,
          _write: bool = True):
-    """Search for a better configuration within `budget`; returns a TuneResult (see tune/result.py).
+    """Search for a better configuration within `budget`; returns a TuneResult (see tuning/result.py).
 
     `workers`: processes on this machine (one per GPU) working on the study; more machines join by running the
     same call with the same `storage` and `study`."""
@@ -261,7 +261,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
 
 
 def _lr_upper(base: TrainConfig, out: Path, quiet: bool, notes: list[str]) -> float:
-    """The top of the learning-rate range from a short LR range test (tune/lr_range.py)."""
+    """The top of the learning-rate range from a short LR range test (tuning/lr_range.py)."""
     from .lr_range import lr_range_test
 
     lr_upper, blew_up = lr_range_test(base, out / "lr-range-test", quiet=quiet)

@@ -72,7 +72,7 @@ def batch(ctx: Ctx) -> list[Rec]:
     eff = micro * accum * D
     ctx.values["effective_batch"] = eff
     ctx.extra["fit"] = fit
-    src = "tiaocan memory model (plan/memory.py)"
+    src = "tiaocan memory model (planning/memory.py)"
     out = [Rec(key="effective_batch", value=eff, source="dataset size + LoRA Without Regret (batch penalty)",
                reason=ctx.text("effective_batch", "user_set" if eff_user or (pd and ga) else "size",
                                eff=eff, n=ctx.train_examples, steps=TARGET_STEPS,

@@ -59,7 +59,7 @@ class Ctx:
         return self.method in ("lora", "qlora")
 
     def text(self, param: str, reason_key: str, /, **kw: Any) -> str:
-        from ...explain import reason
+        from ...explanation import reason
 
         return reason(param, reason_key, self.lang, **kw)
 
