@@ -1,7 +1,7 @@
 """Budgeted, early-stopping hyperparameter search seeded by the plan: `tune(...)` returns a TuneResult."""
 from .budget import Budget, parse_budget
 from .objective import Objective, TrialFailed
-from .result import TrialRecord, TuneResult
+from .results import TrialRecord, TuneResult
 from .space import SearchSpace, build_space, parse_space_overrides
 from .study import tune
 

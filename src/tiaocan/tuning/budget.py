@@ -80,8 +80,11 @@ def study_spend(trials, full_run_tokens: int, running_extra: tuple[float, int] =
     """Sum the per-trial costs recorded in user attrs (`wall_s`, `tokens`); running trials count what they
     reported so far. `running_extra` is this process's current trial (number `exclude`), counted live instead."""
     trials = [t for t in trials if t.number != exclude]
-    seconds = sum(float(t.user_attrs.get("wall_s", 0.0)) for t in trials) + running_extra[0]
-    tokens = sum(int(t.user_attrs.get("tokens", 0)) for t in trials) + running_extra[1]
+    from .attrs import TrialAttrs
+
+    spends = [TrialAttrs.of(t) for t in trials]
+    seconds = sum(a.wall_s for a in spends) + running_extra[0]
+    tokens = sum(a.tokens for a in spends) + running_extra[1]
     return Spend(seconds=seconds, tokens=tokens, full_runs=tokens / full_run_tokens if full_run_tokens else 0.0)
 
 

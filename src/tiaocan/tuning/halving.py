@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .attrs import TrialAttrs
+
 REDUCTION = 3  # keep the best third at each rung (η = 3, Hyperband's default)
 MIN_RUNG_STEPS = 3  # a run of fewer optimizer steps mostly measures its warmup, not the configuration
 BRACKETS_ATTR = "tiaocan_brackets"  # study user attr: the size s of every bracket opened so far
@@ -67,8 +69,7 @@ def choose_bracket(remaining_runs: float | None, s_max: int, full_examples: int,
 
 
 def _tag(trial) -> tuple[int, int] | None:
-    ua = trial.user_attrs
-    return (int(ua["bracket"]), int(ua["rung"])) if "bracket" in ua and "rung" in ua else None
+    return TrialAttrs.of(trial).tag
 
 
 def promotions(trials, brackets: list[int], done: set[str], direction: str = "minimize"):
@@ -146,10 +147,11 @@ class Brackets:
 
         planned = actual = 0.0
         for t in study.get_trials(deepcopy=False):
-            tag, tokens = _tag(t), t.user_attrs.get("tokens")
+            a = TrialAttrs.of(t)
+            tag, tokens = a.tag, a.tokens
             if tag is None or not tokens or t.state not in (TrialState.PRUNED, TrialState.COMPLETE):
                 continue
-            planned += self.rung_fraction(int(t.user_attrs.get("rungs", tag[1])), tag[1])
+            planned += self.rung_fraction(a.rungs if a.rungs is not None else tag[1], tag[1])
             actual += tokens / max(1, self.full_tokens)
         return actual / planned if planned >= 0.5 and self.full_tokens else 1.0
 
@@ -157,14 +159,13 @@ class Brackets:
         """The trial's tags: its own when it was queued, else rung 0 of the open bracket or of a new one sized to
         the budget left. A string says why it must not train: no bracket fits, or it duplicates a promotion
         another worker queued at the same moment (the study attr is no lock; this check is the dedupe)."""
-        if _tag(trial) is not None:
-            ua = trial.user_attrs
-            if "promoted_from" in ua and any(
-                    t.number < trial.number and _tag(t) == _tag(trial)
-                    and t.user_attrs.get("promoted_from") == ua["promoted_from"]
+        a = TrialAttrs.of(trial)
+        if a.tag is not None:
+            if a.promoted_from is not None and any(
+                    t.number < trial.number and _tag(t) == a.tag and TrialAttrs.of(t).promoted_from == a.promoted_from
                     for t in study.get_trials(deepcopy=False)):
-                return f"a duplicate of an earlier promotion of trial {ua['promoted_from']}: not trained"
-            return {k: ua[k] for k in ("bracket", "rung", "rungs")}
+                return f"a duplicate of an earlier promotion of trial {a.promoted_from}: not trained"
+            return a.placement()
         brackets = study.user_attrs.get(BRACKETS_ATTR, [])
         if brackets and self._rung0_open(study, len(brackets) - 1, brackets[-1], exclude=trial.number):
             return {"bracket": len(brackets) - 1, "rung": 0, "rungs": brackets[-1]}

@@ -22,6 +22,7 @@ from transformers import TrainerCallback
 
 from ..config import TrainConfig
 from ..errors import UserError
+from .attrs import TrialAttrs
 from .space import SearchSpace
 
 LOSS_METRICS = ("eval_loss",)
@@ -131,10 +132,10 @@ class Objective:
 
     def fraction_for(self, trial) -> float:
         """The share of its own full run this trial trains on: its rung's (a shortened run), else 1."""
-        ua = trial.user_attrs
-        if self.rung_fraction is None or "rung" not in ua:
+        a = TrialAttrs.of(trial)
+        if self.rung_fraction is None or a.rung is None:
             return 1.0
-        return self.rung_fraction(int(ua["rungs"]), int(ua["rung"]))
+        return self.rung_fraction(a.rungs, a.rung)
 
     def config_for(self, trial, values: dict[str, Any], fraction: float = 1.0) -> TrainConfig:
         """The trial's TrainConfig; a `fraction` below 1 makes it a complete run of that share of its own length
@@ -222,7 +223,7 @@ class Objective:
             # reported by the callback at that eval already.)
             if self.metric not in LOSS_METRICS:
                 trial.report(value, reporter.steps * cfg.effective_batch())
-            raise optuna.TrialPruned(f"rung {trial.user_attrs.get('rung')}: a complete run of {fraction:.0%} of "
+            raise optuna.TrialPruned(f"rung {TrialAttrs.of(trial).rung}: a complete run of {fraction:.0%} of "
                                      "its full length")
         return value
 

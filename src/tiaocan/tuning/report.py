@@ -7,7 +7,7 @@ import html
 import io
 from pathlib import Path
 
-from .result import TuneResult
+from .results import TuneResult
 
 COLOURS = {"COMPLETE": "tab:green", "PRUNED": "tab:orange", "FAIL": "tab:red", "RUNNING": "tab:gray", "WAITING": "tab:gray"}
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..config import TrainConfig, build_config, load_config
 from ..errors import UserError
+from .attrs import TrialAttrs
 from .budget import Budget, Spend, check_budget, in_full_runs, parse_budget, study_spend
 from .halving import Brackets, promote
 from .objective import LOSS_METRICS, Objective, TrialFailed, metric_direction
@@ -133,7 +134,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
          heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, quiet: bool = False, workers: int = 1,
          on_trial: Callable[[dict[str, Any]], None] | None = None, _space: SearchSpace | None = None,
          _write: bool = True):
-    """Search for a better configuration within `budget`; returns a TuneResult (see tuning/result.py).
+    """Search for a better configuration within `budget`; returns a TuneResult (see tuning/results.py).
 
     `workers`: processes on this machine (one per GPU) working on the study; more machines join by running the
     same call with the same `storage` and `study`."""
@@ -221,7 +222,7 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     if workers > 1:
         from .workers import start_workers
 
-        procs = start_workers(workers, dict(
+        procs = start_workers(workers, tune, dict(
             config=base, budget=bud, storage=url, study=name, metric=metric, output_dir=out, pruner=pruner,
             max_trials=max_trials, eval_data=eval_data, seed=seed + 1000, heartbeat_s=heartbeat_s, grace_s=grace_s,
             quiet=True, _space=sp, _write=False))
@@ -305,8 +306,9 @@ class _Progress:
             best = f"{study.best_value:.4f} (trial {study.best_trial.number})"
         except ValueError:
             best = "-"
+        a = TrialAttrs.of(trial)
         value = f"{trial.value:.4f}" if trial.value is not None else (
-            trial.user_attrs.get("fail_reason", "")[:60] or f"at {trial.user_attrs.get('examples', 0)} examples")
+            (a.fail_reason or "")[:60] or f"at {a.examples or 0} examples")
         info = dict(trial=trial.number, state=trial.state.name, value=trial.value, done=count[TrialState.COMPLETE],
                     pruned=count[TrialState.PRUNED], failed=count[TrialState.FAIL], running=count[TrialState.RUNNING],
                     best=best, budget_left=self.budget.describe(self.spent()))
@@ -314,8 +316,7 @@ class _Progress:
             self.hook(info)
         if not self.quiet:
             colour = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}.get(trial.state.name, "white")
-            ua = trial.user_attrs
-            rung = f"rung {ua['rung']}/{ua['rungs']} " if "rung" in ua else ""
+            rung = f"rung {a.rung}/{a.rungs} " if a.rung is not None else ""
             self.console.print(
                 f"trial {trial.number:>3} {rung}[{colour}]{trial.state.name.lower():<8}[/] {value:<14} | "
                 f"done {info['done']} pruned {info['pruned']} failed {info['failed']} running {info['running']} | "

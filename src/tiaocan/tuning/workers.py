@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from typing import Any
+from typing import Any, Callable
 
 
-def _run(kwargs: dict[str, Any]) -> None:
-    from .study import tune
-
-    tune(**kwargs)
-
-
-def start_workers(n: int, kwargs: dict[str, Any]) -> list:
-    """Start workers 1..n-1 with `kwargs` for `tune`; returns the processes (join them before collecting)."""
+def start_workers(n: int, tune: Callable[..., Any], kwargs: dict[str, Any]) -> list:
+    """Start workers 1..n-1 running `tune(**kwargs)`; returns the processes (join them before collecting).
+    `tune` is passed in (a module-level function pickles by name) so this module never imports the study."""
     import torch
 
     from ..threads import configure_threads
@@ -34,7 +29,7 @@ def start_workers(n: int, kwargs: dict[str, Any]) -> list:
         if gpus > i and pinned is None:
             os.environ["CUDA_VISIBLE_DEVICES"] = str(i)  # inherited by the child at start
         try:
-            p = ctx.Process(target=_run, args=(kwargs,), name=f"tiaocan-tune-worker-{i}")
+            p = ctx.Process(target=tune, kwargs=kwargs, name=f"tiaocan-tune-worker-{i}")
             p.start()
         finally:
             if pinned is None:
