@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..errors import UserError
+from .attrs import TrialAttrs
 
 _TIME = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
 _SCALE = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}
@@ -80,8 +81,6 @@ def study_spend(trials, full_run_tokens: int, running_extra: tuple[float, int] =
     """Sum the per-trial costs recorded in user attrs (`wall_s`, `tokens`); running trials count what they
     reported so far. `running_extra` is this process's current trial (number `exclude`), counted live instead."""
     trials = [t for t in trials if t.number != exclude]
-    from .attrs import TrialAttrs
-
     spends = [TrialAttrs.of(t) for t in trials]
     seconds = sum(a.wall_s for a in spends) + running_extra[0]
     tokens = sum(a.tokens for a in spends) + running_extra[1]
@@ -126,3 +125,33 @@ def in_full_runs(budget: Budget, spend: Spend, full_run_tokens: int,
     if not per_run:
         return None, spend.full_runs
     return budget.amount / per_run, spend.seconds / per_run
+
+
+class Ledger:
+    """A study's spend against its budget, read afresh from the storage at each question (other workers spend too).
+
+    `slack`: successive halving sizes each bracket to the budget before it starts and then finishes it, so a running
+    trial is only cut when the estimate was far off (e.g. a time budget), not for a bracket's last small overshoot."""
+
+    def __init__(self, study, budget: Budget, full_run_tokens: int, seconds_per_run: float | None, slack: float = 1.0):
+        self.study, self.budget, self.full_run_tokens = study, budget, full_run_tokens
+        self.seconds_per_run, self.slack = seconds_per_run, slack
+
+    def spend(self, extra: tuple[float, int] = (0.0, 0), exclude: int | None = None) -> Spend:
+        return study_spend(self.study.get_trials(deepcopy=False), self.full_run_tokens, extra, exclude)
+
+    def spent(self) -> float:
+        """What all trials spent so far, in the budget's unit."""
+        return self.spend().of(self.budget)
+
+    def in_runs(self) -> tuple[float | None, float]:
+        """(budget, spent) in full runs: what brackets are sized in."""
+        return in_full_runs(self.budget, self.spend(), self.full_run_tokens, self.seconds_per_run)
+
+    def exhausted(self) -> bool:
+        return self.spent() >= self.budget.amount * self.slack
+
+    def over_budget(self, number: int, seconds: float, tokens: int) -> bool:
+        """Asked by the running trial `number` at each eval, counting its live spend instead of its last record."""
+        return self.spend((seconds, tokens), number).of(self.budget) >= self.budget.amount * self.slack
+

@@ -15,12 +15,14 @@ from typing import Any, Callable
 from ..config import TrainConfig, build_config, load_config
 from ..errors import UserError
 from .attrs import TrialAttrs
-from .budget import Budget, Spend, check_budget, in_full_runs, parse_budget, study_spend
+from .budget import Budget, Ledger, Spend, check_budget, in_full_runs, parse_budget
 from .halving import Brackets, promote
 from .objective import LOSS_METRICS, Objective, TrialFailed, metric_direction
 from .pruning import EVALS_PER_RUN, check_pruner, first_rung, make_pruner
 from .space import SearchSpace, build_space, capacity_may_matter, parse_space_overrides
-from .storage import GRACE_S, HEARTBEAT_S, default_url, open_storage, redact
+from .options import TuneOptions
+from .results import TuneResult
+from .storage import default_url, open_storage, redact
 
 DEFAULT_VAL = 0.1
 
@@ -126,74 +128,75 @@ def open_study(storage, name: str, space: SearchSpace, direction: str, full_toke
     return study, space
 
 
-def tune(model: str | None = None, data: str | None = None, *, config: Any = None, budget: str | Budget = "5x",
-         gpu: str | None = None, storage: str | None = None, study: str | None = None, metric: str = "eval_loss",
-         output_dir: str | Path = "runs/tune", final: bool = False, space: dict[str, Any] | list[str] | None = None,
-         overrides: dict[str, Any] | None = None, pruner: str = "sh", max_trials: int | None = None,
-         tune_rank: bool | None = None, lr_range_test: bool = False, eval_data: str | None = None, seed: int = 0,
-         heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRACE_S, quiet: bool = False, workers: int = 1,
-         on_trial: Callable[[dict[str, Any]], None] | None = None, _space: SearchSpace | None = None,
-         _write: bool = True):
-    """Search for a better configuration within `budget`; returns a TuneResult (see tuning/results.py).
+def tune(model: str | None = None, data: str | None = None, *, config: Any = None,
+         options: TuneOptions | None = None, on_trial: Callable[[dict[str, Any]], None] | None = None,
+         **changes: Any) -> TuneResult:
+    """Search for a better configuration within the budget; returns a TuneResult (see tuning/results.py).
 
-    `workers`: processes on this machine (one per GPU) working on the study; more machines join by running the
-    same call with the same `storage` and `study`."""
+    `options` (TuneOptions) and/or its fields as keywords (`budget="5x"`, `workers=2`, ...). `workers`: processes on
+    this machine (one per GPU) working on the study; more machines join by running the same call with the same
+    `storage` and `study`."""
+    opts = TuneOptions.build(options, **changes)
+    metric_direction(opts.metric)  # flag errors first, before the plan reads the data
+    if not isinstance(opts.budget, Budget):
+        opts = opts.model_copy(update={"budget": parse_budget(opts.budget)})
+    base, micro, plan = base_config(model, data, config, opts.gpu, opts.overrides)
+    return _search(base, opts, micro=micro, est_seconds=plan.steps.est_seconds if plan is not None else None,
+                   on_trial=on_trial)
+
+
+def worker(base: TrainConfig, opts: TuneOptions, space: SearchSpace) -> None:
+    """A worker process's whole job (workers.py starts it): the same search on the same study, no outputs."""
+    _search(base, opts, space=space, write=False)
+
+
+def _search(base: TrainConfig, opts: TuneOptions, *, micro: int | None = None, est_seconds: float | None = None,
+            space: SearchSpace | None = None, write: bool = True, on_trial=None) -> TuneResult:
+    """plan (done by the caller) → measure → space → study → optimise → collect, in that order."""
     from .results import collect, write_outputs
 
-    out = Path(output_dir)
+    # ---- what one full run of the base config costs, and the budget in those units
+    out, metric = Path(opts.output_dir), opts.metric
     direction = metric_direction(metric)
-    bud = budget if isinstance(budget, Budget) else parse_budget(budget)
-    base, micro, plan = base_config(model, data, config, gpu, overrides)
+    bud = opts.budget if isinstance(opts.budget, Budget) else parse_budget(opts.budget)
     n_train, tokens_epoch = measure_data(base)
     full_examples, full_tokens = full_run(base, n_train, tokens_epoch)
-    est_seconds = plan.steps.est_seconds if plan is not None else None
-    pruner = check_pruner(pruner)
+    pruner = check_pruner(opts.pruner)
     halving = pruner == "sh"
     # Halving needs at least its last rung, one full run; Optuna's pruners can stop at their first rung.
     check_budget(bud, full_tokens, 1 / EVALS_PER_RUN if pruner in ("asha", "hyperband") else 1.0,
                  tokens_per_second=full_tokens / est_seconds if est_seconds else None)
-    if workers < 1:
-        raise UserError(f"--workers {workers}: give at least 1")
+    if opts.workers < 1:
+        raise UserError(f"--workers {opts.workers}: give at least 1")
     runs = in_full_runs(bud, Spend(), full_tokens, est_seconds)[0]  # the budget in full runs, before any trial
     notes: list[str] = []
-    if tune_rank is None:
-        tune_rank = capacity_may_matter(int(tokens_epoch * 0.5))
-    overrides_space = parse_space_overrides(space) if isinstance(space, list) else space
-    lr_upper = _lr_upper(base, out, quiet, notes) if lr_range_test and _space is None else None
-    sp = _space or build_space(base, expected_trials=3 * runs if runs is not None else 20, micro_batch=micro,
-                               lr_upper=lr_upper, tune_rank=tune_rank, search_epochs=not halving,
-                               overrides=overrides_space)
+
+    # ---- the search space around the base config
+    tune_rank = capacity_may_matter(int(tokens_epoch * 0.5)) if opts.tune_rank is None else opts.tune_rank
+    overrides_space = parse_space_overrides(opts.space) if isinstance(opts.space, list) else opts.space
+    lr_upper = _lr_upper(base, out, opts.quiet, notes) if opts.lr_range_test and space is None else None
+    sp = space or build_space(base, expected_trials=3 * runs if runs is not None else 20, micro_batch=micro,
+                              lr_upper=lr_upper, tune_rank=tune_rank, search_epochs=not halving,
+                              overrides=overrides_space)
     if halving and "num_train_epochs" not in sp.names() and "num_train_epochs" not in (overrides_space or {}) \
             and base.max_steps <= 0:
         notes.append(f"epochs stay at {base.num_train_epochs:g}: successive halving compares shorter runs, where more "
                      "epochs would just mean more data; --space num_train_epochs=1:4 searches them anyway")
-    url = storage or default_url(out)
-    st = open_storage(url, heartbeat_s=heartbeat_s, grace_s=grace_s)
-    name = study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
+
+    # ---- the study (created, or continued when it exists)
+    url = opts.storage or default_url(out)
+    st = open_storage(url, heartbeat_s=opts.heartbeat_s, grace_s=opts.grace_s)
+    name = opts.study or f"tune-{Path(str(base.model_name_or_path)).name}-{Path(str(base.dataset)).stem}"
     base_sig = hashlib.sha256(f"{base.model_dump_json()}|{micro}|{lr_upper}|{tune_rank}".encode()).hexdigest()[:16]
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress line replaces Optuna's per-trial log
-    study_obj, sp = open_study(st, name, sp, direction, full_tokens, seed,
+    study_obj, sp = open_study(st, name, sp, direction, full_tokens, opts.seed,
                                make_pruner(pruner, full_examples, base.effective_batch()),
                                base_sig, explicit_space=bool(overrides_space))
     full_tokens = int(study_obj.user_attrs.get("tiaocan_full_run_tokens", full_tokens))
+    ledger = Ledger(study_obj, bud, full_tokens, est_seconds, slack=1.25 if halving else 1.0)
     brackets = Brackets(full_examples, base.effective_batch(), full_tokens) if halving else None
-
-    def spent(extra: tuple[float, int] = (0.0, 0), exclude: int | None = None) -> float:
-        return study_spend(study_obj.get_trials(deepcopy=False), full_tokens, extra, exclude).of(bud)
-
-    def in_runs() -> tuple[float | None, float]:
-        return in_full_runs(bud, study_spend(study_obj.get_trials(deepcopy=False), full_tokens), full_tokens,
-                            est_seconds)
-
-    # Halving sizes each bracket to the budget before it starts and then finishes it: trials are only cut when the
-    # estimate was far off (e.g. a time budget), not for the small overshoot of a bracket's last trial.
-    slack = 1.25 if halving else 1.0
-
-    def over_budget(number: int, seconds: float, tokens: int) -> bool:
-        return spent((seconds, tokens), number) >= bud.amount * slack
-
     if brackets is not None and brackets.s_max == 0:
         notes.append(f"runs are too short to judge shorter runs (a full run is {full_examples} examples, "
                      f"{math.ceil(full_examples / base.effective_batch())} steps): every trial runs to the end")
@@ -201,48 +204,39 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
     if pruner in ("asha", "hyperband") and mid_run is None:
         notes.append(f"runs are too short to prune reliably (a full run is {full_examples} examples): every trial "
                      "runs to the end")
-    if not study_obj.trials:
+    if not study_obj.trials:  # the first trials: the plan and points spread over the space
         if brackets is not None:
-            if brackets.start(study_obj, sp, base, in_runs()[0], seed) is None:
+            if brackets.start(study_obj, sp, base, ledger.in_runs()[0], opts.seed) is None:
                 raise UserError(f"--budget {bud.text} does not fit one full run of {full_tokens:,} tokens; raise it")
         else:
-            spread_trials(study_obj, sp, base, max(1, min(4, math.ceil(runs) if runs is not None else 4)), seed)
+            spread_trials(study_obj, sp, base, max(1, min(4, math.ceil(runs) if runs is not None else 4)), opts.seed)
 
-    def place(trial):
-        return brackets.place(study_obj, trial, *in_runs())
-
+    # ---- optimise: this process and its local workers
     objective = Objective(base, sp, out / "trials", full_run_examples=full_examples, metric=metric,
                           evals_per_run=EVALS_PER_RUN if mid_run else 4, eval_every_examples=mid_run,
-                          prune=mid_run is not None and metric in LOSS_METRICS, over_budget=over_budget,
-                          eval_data=eval_data, quiet=True, place=place if brackets is not None else None,
+                          prune=mid_run is not None and metric in LOSS_METRICS, over_budget=ledger.over_budget,
+                          eval_data=opts.eval_data, quiet=True,
+                          place=(lambda trial: brackets.place(study_obj, trial, *ledger.in_runs()))
+                          if brackets is not None else None,
                           rung_fraction=brackets.rung_fraction if brackets is not None else None)
     started = time.time()
-    progress = _Progress(bud, spent, quiet, on_trial)
+    after_trial = _AfterTrial(ledger, brackets, opts.max_trials, _Progress(bud, ledger.spent, opts.quiet, on_trial))
     procs = []
-    if workers > 1:
+    if opts.workers > 1:
         from .workers import start_workers
 
-        procs = start_workers(workers, tune, dict(
-            config=base, budget=bud, storage=url, study=name, metric=metric, output_dir=out, pruner=pruner,
-            max_trials=max_trials, eval_data=eval_data, seed=seed + 1000, heartbeat_s=heartbeat_s, grace_s=grace_s,
-            quiet=True, _space=sp, _write=False))
-
-    def stop_when_spent(st_, trial) -> None:
-        if brackets is not None:
-            promote(st_)  # a rung that just finished: queue its best third at the next rung
-        progress(st_, trial)
-        if spent() >= bud.amount * slack or (max_trials is not None and _finished(st_) >= max_trials) or \
-                (brackets is not None and brackets.finished(st_, *in_runs())):
-            st_.stop()
-
+        procs = start_workers(opts.workers, worker, dict(
+            base=base, space=sp, opts=opts.model_copy(update=dict(  # the base and space are settled: no re-planning
+                budget=bud, storage=url, study=name, seed=opts.seed + 1000, quiet=True, space=None, overrides=None,
+                lr_range_test=False, final=False))))
     _quiet_libraries()
     if brackets is not None:
         promote(study_obj)  # a study interrupted between a rung and its promotion
-    spare = brackets is None or not brackets.finished(study_obj, *in_runs())
-    if spare and spent() < bud.amount * slack and (max_trials is None or _finished(study_obj) < max_trials):
+    spare = brackets is None or not brackets.finished(study_obj, *ledger.in_runs())
+    if spare and not ledger.exhausted() and (opts.max_trials is None or _finished(study_obj) < opts.max_trials):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning)
-            study_obj.optimize(objective, catch=(TrialFailed,), callbacks=[stop_when_spent], gc_after_trial=True)
+            study_obj.optimize(objective, catch=(TrialFailed,), callbacks=[after_trial], gc_after_trial=True)
     else:
         notes.append("the budget was already spent by earlier runs of this study: nothing new was trained"
                      if spare else "the budget left by earlier runs of this study fits no further bracket of "
@@ -251,14 +245,31 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
         from .workers import join_workers
 
         notes.extend(join_workers(procs))
-    result = collect(study_obj, name, redact(url), metric, direction, bud, sp, base, full_tokens, spent(), notes)
-    if _write:
-        write_outputs(result, base, sp, study_obj, out, final=final, quiet=quiet)
-    if not quiet:
+
+    # ---- collect
+    result = collect(study_obj, name, redact(url), metric, direction, bud, sp, base, full_tokens, ledger.spent(), notes)
+    if write:
+        write_outputs(result, base, sp, study_obj, out, final=opts.final, quiet=opts.quiet)
+    if not opts.quiet:
         from ..console import make_console
 
         make_console().print(f"[dim]tuned for {time.time() - started:.0f} s[/]")
     return result
+
+
+class _AfterTrial:
+    """Optuna callback after each trial: queue a finished rung's best third, print progress, stop when spent."""
+
+    def __init__(self, ledger: Ledger, brackets: Brackets | None, max_trials: int | None, progress):
+        self.ledger, self.brackets, self.max_trials, self.progress = ledger, brackets, max_trials, progress
+
+    def __call__(self, study, trial) -> None:
+        if self.brackets is not None:
+            promote(study)  # a rung that just finished: queue its best third at the next rung
+        self.progress(study, trial)
+        if self.ledger.exhausted() or (self.max_trials is not None and _finished(study) >= self.max_trials) or \
+                (self.brackets is not None and self.brackets.finished(study, *self.ledger.in_runs())):
+            study.stop()
 
 
 def _lr_upper(base: TrainConfig, out: Path, quiet: bool, notes: list[str]) -> float:
