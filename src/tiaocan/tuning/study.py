@@ -146,8 +146,9 @@ def tune(model: str | None = None, data: str | None = None, *, config: Any = Non
 
 
 def worker(base: TrainConfig, opts: TuneOptions, space: SearchSpace) -> None:
-    """A worker process's whole job (workers.py starts it): the same search on the same study, no outputs."""
-    _search(base, opts, space=space, write=False)
+    """A worker process's whole job (workers.py starts it): the same search on the same study, no outputs.
+    It is one worker: it never starts workers of its own."""
+    _search(base, opts.model_copy(update={"workers": 1}), space=space, write=False)
 
 
 def _search(base: TrainConfig, opts: TuneOptions, *, micro: int | None = None, est_seconds: float | None = None,
@@ -228,7 +229,7 @@ def _search(base: TrainConfig, opts: TuneOptions, *, micro: int | None = None, e
         procs = start_workers(opts.workers, worker, dict(
             base=base, space=sp, opts=opts.model_copy(update=dict(  # the base and space are settled: no re-planning
                 budget=bud, storage=url, study=name, seed=opts.seed + 1000, quiet=True, space=None, overrides=None,
-                lr_range_test=False, final=False))))
+                lr_range_test=False, final=False, workers=1))))
     _quiet_libraries()
     if brackets is not None:
         promote(study_obj)  # a study interrupted between a rung and its promotion
