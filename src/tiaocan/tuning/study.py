@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 from ..config import TrainConfig, build_config, load_config
 from ..errors import UserError
-from .attrs import TrialAttrs
 from .budget import Budget, Ledger, Spend, check_budget, in_full_runs, parse_budget
 from .halving import Brackets, promote
 from .objective import LOSS_METRICS, Objective, TrialFailed, metric_direction
+from .progress import AfterTrial, Progress, finished_trials
 from .pruning import EVALS_PER_RUN, check_pruner, first_rung, make_pruner
 from .space import SearchSpace, build_space, capacity_may_matter, parse_space_overrides
 from .options import TuneOptions
@@ -221,7 +221,7 @@ def _search(base: TrainConfig, opts: TuneOptions, *, micro: int | None = None, e
                           if brackets is not None else None,
                           rung_fraction=brackets.rung_fraction if brackets is not None else None)
     started = time.time()
-    after_trial = _AfterTrial(ledger, brackets, opts.max_trials, _Progress(bud, ledger.spent, opts.quiet, on_trial))
+    after_trial = AfterTrial(ledger, brackets, opts.max_trials, Progress(bud, ledger.spent, opts.quiet, on_trial))
     procs = []
     if opts.workers > 1:
         from .workers import start_workers
@@ -234,7 +234,7 @@ def _search(base: TrainConfig, opts: TuneOptions, *, micro: int | None = None, e
     if brackets is not None:
         promote(study_obj)  # a study interrupted between a rung and its promotion
     spare = brackets is None or not brackets.finished(study_obj, *ledger.in_runs())
-    if spare and not ledger.exhausted() and (opts.max_trials is None or _finished(study_obj) < opts.max_trials):
+    if spare and not ledger.exhausted() and (opts.max_trials is None or finished_trials(study_obj) < opts.max_trials):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning)
             study_obj.optimize(objective, catch=(TrialFailed,), callbacks=[after_trial], gc_after_trial=True)
@@ -258,21 +258,6 @@ def _search(base: TrainConfig, opts: TuneOptions, *, micro: int | None = None, e
     return result
 
 
-class _AfterTrial:
-    """Optuna callback after each trial: queue a finished rung's best third, print progress, stop when spent."""
-
-    def __init__(self, ledger: Ledger, brackets: Brackets | None, max_trials: int | None, progress):
-        self.ledger, self.brackets, self.max_trials, self.progress = ledger, brackets, max_trials, progress
-
-    def __call__(self, study, trial) -> None:
-        if self.brackets is not None:
-            promote(study)  # a rung that just finished: queue its best third at the next rung
-        self.progress(study, trial)
-        if self.ledger.exhausted() or (self.max_trials is not None and _finished(study) >= self.max_trials) or \
-                (self.brackets is not None and self.brackets.finished(study, *self.ledger.in_runs())):
-            study.stop()
-
-
 def _lr_upper(base: TrainConfig, out: Path, quiet: bool, notes: list[str]) -> float:
     """The top of the learning-rate range from a short LR range test (tuning/lr_range.py)."""
     from .lr_range import lr_range_test
@@ -292,44 +277,3 @@ def _quiet_libraries() -> None:
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
-
-
-def _finished(study) -> int:
-    from optuna.trial import TrialState
-
-    return sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) for t in study.get_trials(deepcopy=False))
-
-
-class _Progress:
-    """One line per finished trial: done / pruned / failed / running, best so far, budget left."""
-
-    def __init__(self, budget: Budget, spent: Callable[[], float], quiet: bool, hook):
-        from ..console import make_console
-
-        self.budget, self.spent, self.quiet, self.hook = budget, spent, quiet, hook
-        self.console = make_console()
-
-    def __call__(self, study, trial) -> None:
-        from optuna.trial import TrialState
-
-        trials = study.get_trials(deepcopy=False)
-        count = {s: sum(t.state == s for t in trials) for s in TrialState}
-        try:
-            best = f"{study.best_value:.4f} (trial {study.best_trial.number})"
-        except ValueError:
-            best = "-"
-        a = TrialAttrs.of(trial)
-        value = f"{trial.value:.4f}" if trial.value is not None else (
-            (a.fail_reason or "")[:60] or f"at {a.examples or 0} examples")
-        info = dict(trial=trial.number, state=trial.state.name, value=trial.value, done=count[TrialState.COMPLETE],
-                    pruned=count[TrialState.PRUNED], failed=count[TrialState.FAIL], running=count[TrialState.RUNNING],
-                    best=best, budget_left=self.budget.describe(self.spent()))
-        if self.hook:
-            self.hook(info)
-        if not self.quiet:
-            colour = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red"}.get(trial.state.name, "white")
-            rung = f"rung {a.rung}/{a.rungs} " if a.rung is not None else ""
-            self.console.print(
-                f"trial {trial.number:>3} {rung}[{colour}]{trial.state.name.lower():<8}[/] {value:<14} | "
-                f"done {info['done']} pruned {info['pruned']} failed {info['failed']} running {info['running']} | "
-                f"best {best} | {info['budget_left']}")
