@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE))
 
 from synth_runs import SCENARIOS, build_set  # noqa: E402
 
-from tiaocan.diagnose import diagnose  # noqa: E402
+from tiaocan.diagnosis import diagnose  # noqa: E402
 
 
 def judge(found: set[str], expected: list[str], allowed: list[str]) -> tuple[list[str], list[str]]:

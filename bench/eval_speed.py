@@ -29,8 +29,8 @@ def main() -> None:
     import torch
 
     from tiaocan.data import load_dataset
-    from tiaocan.evaluate.generate import auto_max_new_tokens, generate_answers
-    from tiaocan.evaluate.run import split_row
+    from tiaocan.evaluation.generate import auto_max_new_tokens, generate_answers
+    from tiaocan.evaluation.run import split_row
     from tiaocan.models import load_model, load_tokenizer
 
     if args.threads:

@@ -1,4 +1,4 @@
-"""How accurate is tiaocan's memory model (tiaocan.plan.memory)?
+"""How accurate is tiaocan's memory model (tiaocan.planning.memory)?
 
 CPU (default): models built from configs with random weights, fp32 and CPU bf16 autocast.
   1. parameter / gradient / optimizer-state terms vs the real tensors' sizes (must be exact);
@@ -27,9 +27,9 @@ import time
 
 import torch
 
-from tiaocan.plan.archs import BUILTIN
-from tiaocan.plan.memory import GIB, MemoryInputs, estimate_memory, layer_activation_bytes
-from tiaocan.plan.shapes import shape_from_config
+from tiaocan.planning.archs import BUILTIN
+from tiaocan.planning.memory import GIB, MemoryInputs, estimate_memory, layer_activation_bytes
+from tiaocan.planning.shapes import shape_from_config
 
 MIB = 1024 ** 2
 

@@ -109,7 +109,7 @@ def worker_plain(a, bf16: bool = False) -> dict:
 
 
 def worker_tiaocan(a, bf16: bool, packing: bool = True) -> dict:
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     timer = loop_timer()
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,7 +128,7 @@ def random_model_dir(key: str, tokenizer_dir: str, out: Path) -> str:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from tiaocan.plan.archs import BUILTIN
+    from tiaocan.planning.archs import BUILTIN
 
     d = dict(BUILTIN[key])
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)

@@ -39,7 +39,7 @@ TUNE_LABELS = {"tune": "tiaocan tune (successive halving over complete shorter r
 
 def base_config(args, out: Path):
     from tiaocan.config import build_config
-    from tiaocan.plan import make_plan
+    from tiaocan.planning import make_plan
 
     plan = make_plan("smollm2-135m", str(DATA))
     cfg = dict(plan.config)
@@ -52,7 +52,7 @@ def base_config(args, out: Path):
 
 def run(cfg, quiet=True) -> dict:
     """One full training run through tiaocan.train; its final eval loss, tokens and seconds."""
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     t = time.time()
     s = train(cfg, overwrite=True, quiet=quiet)
@@ -86,8 +86,8 @@ def hf_search(base, out: Path, n_trials: int, tokens_per_epoch: int) -> list[dic
     from transformers import Trainer, TrainingArguments
 
     from tiaocan.models import load_tokenizer
-    from tiaocan.train.data import prepare_data
-    from tiaocan.train.run import _load_model
+    from tiaocan.training.data import prepare_data
+    from tiaocan.training.run import _load_model
 
     tok = load_tokenizer(base.model_name_or_path)
     data = prepare_data(base, tok, None)
@@ -177,7 +177,7 @@ def main() -> None:
     log(f"plan: lr {lr0:.3g} eb {base.effective_batch()} → eval loss {plan['loss']:.4f} ({plan['seconds']} s, {full} tokens)")
 
     if "tune" not in skip:
-        from tiaocan.tune import tune
+        from tiaocan.tuning import tune
 
         t = time.time()
         key = ("tune" if args.tune_pruner == "sh" else f"tune_{args.tune_pruner}") + \

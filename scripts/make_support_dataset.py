@@ -66,7 +66,7 @@ def _check(train: list[dict], test: list[dict]) -> None:
     train_questions = {r["messages"][0]["content"] for r in train}
     for row in train + test:
         answer = row["messages"][1]["content"]
-        # Case-insensitive, like the eval check (tiaocan.evaluate.checks).
+        # Case-insensitive, like the eval check (tiaocan.evaluation.checks).
         missing = [m for m in row["must_contain"] if m.casefold() not in answer.casefold()]
         assert not missing, f"answer {answer!r} lacks {missing}"
     for row in test:

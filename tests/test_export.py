@@ -7,7 +7,7 @@ import yaml
 
 from tiaocan.config import TrainConfig, build_config, load_config
 from tiaocan.errors import UserError
-from tiaocan.export import TIAOCAN_ONLY, export_config, to_axolotl, to_hf, to_llamafactory
+from tiaocan.exporting import TIAOCAN_ONLY, export_config, to_axolotl, to_hf, to_llamafactory
 
 # Written in the style of LLaMA-Factory's examples/train_lora and train_qlora YAMLs.
 LF_LORA = """\
@@ -160,7 +160,7 @@ def test_hf_training_arguments_and_lora_config_construct(tmp_path):
     assert ta.get_warmup_steps(100) == 5  # transformers 5: warmup_steps < 1 is a ratio
     lora = LoraConfig(**json.load(open(res.files[1])))
     assert lora.r == 8 and lora.lora_alpha == 16
-    full_args, none = to_hf(build_config(dict(finetuning_type="full")))
+    full_args, none, _ = to_hf(build_config(dict(finetuning_type="full")))
     assert none is None and "learning_rate" in full_args
 
 

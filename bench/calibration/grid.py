@@ -59,7 +59,7 @@ def _rel(p: Path) -> str:
 
 def base_config(task: str, model: str, gpu: str | None) -> dict:
     """The plan's config for this task and model (what `tiaocan plan` would write)."""
-    from tiaocan.plan import make_plan
+    from tiaocan.planning import make_plan
 
     plan = make_plan(model, str(DATA / task / "train.jsonl"), gpu=gpu, overrides={"val_size": 0}, lang="en")
     return dict(plan.config)

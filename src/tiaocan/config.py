@@ -14,7 +14,33 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import UserError
 
-Truncation = Literal["keep_response", "drop", "cut_end"]
+# Defined once here, the lowest layer: the config's validation, the CLI flags, inspect, the plan's epochs rule,
+# diagnose and the truncation function all read these instead of repeating them.
+TRUNCATIONS = ("keep_response", "drop", "cut_end")
+Truncation = Literal[TRUNCATIONS]  # type: ignore[valid-type]  # Literal[("a", "b")] == Literal["a", "b"]
+MIN_CUTOFF_LEN = 8  # below this no chat template leaves room for text
+LOSS_BAND = (0.7, 1.4)  # the practitioner's target train-loss band: plan's stop_loss_band, diagnose's default
+
+
+def parse_band(v: Any) -> tuple[float, float] | None:
+    """A loss band from YAML / CLI text ('0.7,1.4', '[0.7, 1.4]') or a pair; ValueError says what is wrong."""
+    if v is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in (v.strip("[]() ").split(",") if isinstance(v, str) else v))
+    except (TypeError, ValueError):
+        raise ValueError(f"{v!r} is not two numbers [low, high], e.g. [0.7, 1.4]") from None
+    if not 0 <= lo < hi:
+        raise ValueError(f"{v!r}: need 0 <= low < high, e.g. [0.7, 1.4]")
+    return lo, hi
+
+
+def check_window(cutoff_len: int | None, truncation: str, flags: tuple[str, str] = ("cutoff_len", "truncation")) -> None:
+    """cutoff_len / truncation given outside a TrainConfig (CLI flags, inspect's API): the config's own rules."""
+    if truncation not in TRUNCATIONS:
+        raise UserError(f"{flags[1]} {truncation!r}: use {', '.join(TRUNCATIONS[:-1])} or {TRUNCATIONS[-1]}")
+    if cutoff_len is not None and cutoff_len < MIN_CUTOFF_LEN:
+        raise UserError(f"{flags[0]} {cutoff_len}: must be at least {MIN_CUTOFF_LEN}")
 
 
 class TrainConfig(BaseModel):
@@ -32,7 +58,7 @@ class TrainConfig(BaseModel):
     eval_dataset: str | None = Field(None, description="Held-out data file or dataset name(s); overrides val_size.")
     formatting: Literal["auto", "alpaca", "sharegpt", "openai"] = Field("auto", description="Dataset format; 'auto' detects it from the columns.")
     template: str | None = Field(None, description="LLaMA-Factory template name; tiaocan renders with the tokenizer's own chat template.")
-    cutoff_len: int = Field(1024, ge=8, le=1_048_576, description="Max tokens per example (prompt + response). Run `tiaocan inspect` to choose it.")
+    cutoff_len: int = Field(1024, ge=MIN_CUTOFF_LEN, le=1_048_576, description="Max tokens per example (prompt + response). Run `tiaocan inspect` to choose it.")
     truncation: Truncation = Field("keep_response", description="Over-long examples: keep_response (trim prompt from the left), drop, or cut_end (LLaMA-Factory-like).")
     max_samples: int | None = Field(None, ge=1, description="Use at most this many training examples.")
     val_size: float = Field(0.0, ge=0.0, description="Held-out share (<1) or count (>=1) of the training data for eval loss.")
@@ -90,11 +116,10 @@ class TrainConfig(BaseModel):
     @field_validator("stop_loss_band", mode="before")
     @classmethod
     def _band(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = [float(x) for x in v.strip("[]() ").split(",")]
-        if v is not None and (len(v) != 2 or not 0 <= v[0] < v[1]):
-            raise ValueError("stop_loss_band must be two numbers [low, high] with 0 <= low < high, e.g. [0.7, 1.4]")
-        return v
+        try:
+            return parse_band(v)
+        except ValueError as e:
+            raise ValueError(f"stop_loss_band {e}") from None
 
     @field_validator("lora_target", mode="before")
     @classmethod

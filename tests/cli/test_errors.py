@@ -39,9 +39,9 @@ def test_ctrl_c_in_train_exits_130_with_the_step(monkeypatch, capsys):
     def interrupted(*a, **k):
         raise TrainingInterrupted("interrupted at step 3/12; resume with --resume", 3)
 
-    import tiaocan.train.run  # noqa: F401  (the package attribute is a function until the subpackage loads)
+    import tiaocan.training.run  # noqa: F401  (the package attribute is a function until the subpackage loads)
 
-    monkeypatch.setattr(sys.modules["tiaocan.train"], "train", interrupted)
+    monkeypatch.setattr(sys.modules["tiaocan.training"], "train", interrupted)
     code, out = run_cli(monkeypatch, capsys, "train", "dataset=x.jsonl")
     assert code == 130
     assert "interrupted at step 3/12; resume with --resume" in out
@@ -91,9 +91,9 @@ def test_unwritable_output_is_refused_before_work(monkeypatch, capsys, data, tmp
     monkeypatch.setattr("tiaocan.data.inspect.inspect_data", never)
     code, out = run_cli(monkeypatch, capsys, "inspect", data, "--json", blocker / "sub" / "r.json", "--no-plot")
     assert code == 2 and "afile is a file" in out
-    import tiaocan.diagnose.core  # noqa: F401
+    import tiaocan.diagnosis.core  # noqa: F401
 
-    monkeypatch.setattr(sys.modules["tiaocan.diagnose"], "diagnose", never)
+    monkeypatch.setattr(sys.modules["tiaocan.diagnosis"], "diagnose", never)
     (tmp_path / "folder").mkdir()
     code, out = run_cli(monkeypatch, capsys, "diagnose", data, "--json", tmp_path / "folder")
     assert code == 2 and "is a folder" in out
@@ -113,9 +113,9 @@ def test_eval_checks_the_test_file_before_loading_a_model(monkeypatch, capsys, t
     def never(*a, **k):
         raise AssertionError("loaded the model before checking --test")
 
-    import tiaocan.evaluate.run  # noqa: F401
+    import tiaocan.evaluation.run  # noqa: F401
 
-    monkeypatch.setattr(sys.modules["tiaocan.evaluate"], "evaluate", never)
+    monkeypatch.setattr(sys.modules["tiaocan.evaluation"], "evaluate", never)
     code, out = run_cli(monkeypatch, capsys, "eval", "smollm2-135m", "--test", tmp_path / "missing.jsonl")
     assert code == 2 and "--test file not found" in out
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from tiaocan.diagnose.types import Curves
+from tiaocan.diagnosis.types import Curves
 
 
 def cosine_lr(n: int, peak: float = 2e-4, warmup: float = 0.05) -> np.ndarray:

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from tiaocan.diagnose import diagnose
-from tiaocan.diagnose.readers import read_run
+from tiaocan.diagnosis import diagnose
+from tiaocan.diagnosis.readers import read_run
 
 
 def _log(tmp_path, extra, name="run"):
@@ -45,7 +45,7 @@ def test_state_log_history_bad_values(tmp_path):
 
 
 def test_one_bad_run_does_not_sink_the_others(tmp_path):
-    from tiaocan.diagnose.report import write_report
+    from tiaocan.diagnosis.report import write_report
 
     good = _log(tmp_path, [], "good")
     bad = tmp_path / "bad"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tiaocan.diagnose import diagnose
+from tiaocan.diagnosis import diagnose
 
 RUNS = Path(__file__).resolve().parents[2] / "bench" / "runs"
 LABELS = yaml.safe_load((RUNS / "labels.yaml").read_text()) if (RUNS / "labels.yaml").is_file() else {}

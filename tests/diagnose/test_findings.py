@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from synth import cosine_lr, decay, make_curves
 
-from tiaocan.diagnose import diagnose_curves
+from tiaocan.diagnosis import diagnose_curves
 
 
 def ids(curves, **kw) -> set[str]:
@@ -166,8 +166,8 @@ def test_divergence_on_a_very_short_log():
 
 
 def test_more_epochs_also_lifts_a_max_steps_cap():
-    from tiaocan.diagnose.suggest import suggest_config
-    from tiaocan.diagnose.types import Change, Finding
+    from tiaocan.diagnosis.suggest import suggest_config
+    from tiaocan.diagnosis.types import Change, Finding
 
     f = Finding.model_construct(id="underfit", severity="warning",
                                 changes=[Change(key="num_train_epochs", old=6, new=9, why="still falling")])

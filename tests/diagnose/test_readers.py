@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tiaocan.diagnose import read_run
+from tiaocan.diagnosis import read_run
 from tiaocan.errors import UserError
 
 

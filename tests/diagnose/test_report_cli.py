@@ -12,8 +12,8 @@ from synth import decay, make_curves
 from typer.testing import CliRunner
 
 from tiaocan.cli import app
-from tiaocan.diagnose import diagnose
-from tiaocan.diagnose.report import write_report
+from tiaocan.diagnosis import diagnose
+from tiaocan.diagnosis.report import write_report
 
 
 def _write_lf(run, loss, eval_loss=()):
@@ -102,7 +102,7 @@ def test_public_api_diagnose(two_runs):
 
 
 def test_diagnose_json_roundtrip_with_nan():
-    from tiaocan.diagnose import Diagnosis, diagnose_curves
+    from tiaocan.diagnosis import Diagnosis, diagnose_curves
 
     loss = decay(50)
     loss[40:] = float("nan")
@@ -112,8 +112,8 @@ def test_diagnose_json_roundtrip_with_nan():
 
 
 def test_compact_yaml_drops_tiaocan_defaults_only():
-    from tiaocan.diagnose.suggest import compact
-    from tiaocan.diagnose.types import Change
+    from tiaocan.diagnosis.suggest import compact
+    from tiaocan.diagnosis.types import Change
 
     cfg = {"learning_rate": 1e-4, "cutoff_len": 256, "lora_rank": 8, "num_train_epochs": 3.0, "my_key": 1}
     ch = [Change(key="learning_rate", old=2e-4, new=1e-4)]

@@ -7,7 +7,7 @@ import yaml
 from synth import decay
 from test_report_cli import _write_lf
 
-from tiaocan.diagnose import diagnose
+from tiaocan.diagnosis import diagnose
 
 
 def _run_with_data(tmp_path, tiny_model_dir, cutoff_len: int):

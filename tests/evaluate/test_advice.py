@@ -1,9 +1,9 @@
 """Data advice from hand-made results: thin topics, topics that stand out, regressions against the base."""
 from tiaocan.data.categories import CategoryReport, FactCoverage, TopicCount
-from tiaocan.evaluate.advice import data_advice
-from tiaocan.evaluate.checks import check_answer
-from tiaocan.evaluate.results import ExampleResult, ModelEval
-from tiaocan.evaluate.run import aggregate
+from tiaocan.evaluation.advice import data_advice
+from tiaocan.evaluation.checks import check_answer
+from tiaocan.evaluation.results import ExampleResult, ModelEval
+from tiaocan.evaluation.run import aggregate
 
 
 def _ev(rows):

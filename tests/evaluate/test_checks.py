@@ -2,7 +2,7 @@
 import pytest
 
 from tiaocan.errors import DataError
-from tiaocan.evaluate.checks import (check_answer, chrf, exact_match, fact_found, keyword_coverage, normalise,
+from tiaocan.evaluation.checks import (check_answer, chrf, exact_match, fact_found, keyword_coverage, normalise,
                                      rouge_l, tokens)
 
 

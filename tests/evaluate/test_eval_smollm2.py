@@ -24,7 +24,7 @@ def _subset(name: str) -> list[dict]:
 @pytest.mark.slow
 def test_short_training_raises_fact_accuracy(smollm2_dir, tmp_path):
     import tiaocan
-    from tiaocan.evaluate import evaluate
+    from tiaocan.evaluation import evaluate
 
     train_file = write_rows(tmp_path / "train.jsonl", _subset("train.jsonl"))
     test_file = write_rows(tmp_path / "test.jsonl", _subset("test.jsonl"))

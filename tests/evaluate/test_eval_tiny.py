@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from tiaocan.errors import UserError
-from tiaocan.evaluate import EvalReport, evaluate
+from tiaocan.evaluation import EvalReport, evaluate
 
 from eval_helpers import SUPPORT, make_run_dir, write_rows
 
@@ -43,8 +43,8 @@ def test_advice_names_the_thin_topic_when_it_fails(tiny_run_dir):
 
 
 def test_batched_generation_equals_one_at_a_time(tiny_run_dir):
-    from tiaocan.evaluate.generate import generate_answers
-    from tiaocan.evaluate.loading import load_target
+    from tiaocan.evaluation.generate import generate_answers
+    from tiaocan.evaluation.loading import load_target
 
     loaded = load_target(str(tiny_run_dir))
     prompts = [[{"role": "user", "content": q}] for q in ("Where is your shop?", "运费多少？", "How do points work, and what are they worth?")]
@@ -56,7 +56,7 @@ def test_batched_generation_equals_one_at_a_time(tiny_run_dir):
 
 def test_json_and_html_outputs(report, tmp_path):
     from tiaocan.cli._app import write_json
-    from tiaocan.evaluate.html import write_html
+    from tiaocan.evaluation.html import write_html
 
     write_json(report, tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
@@ -70,8 +70,8 @@ def test_rows_without_reference_or_facts(tiny_run_dir):
     """In-memory rows (the file loader requires a final answer): no reference → generated, not judged, no loss."""
     import datasets
 
-    from tiaocan.evaluate import evaluate_model
-    from tiaocan.evaluate.loading import load_target
+    from tiaocan.evaluation import evaluate_model
+    from tiaocan.evaluation.loading import load_target
 
     rows = [{"messages": [{"role": "user", "content": "Where is your shop?"}], "must_contain": []},
             {"messages": [{"role": "user", "content": "运费多少？"}, {"role": "assistant", "content": "满99元包邮。"}],

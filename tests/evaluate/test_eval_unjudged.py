@@ -1,7 +1,7 @@
 """A test set without answers: the generated answers are shown, never "No failed examples" at 0/0."""
 import json
 
-from tiaocan.evaluate import evaluate
+from tiaocan.evaluation import evaluate
 
 
 def test_no_answers_shows_generations(tiny_run_dir, tmp_path, capsys):

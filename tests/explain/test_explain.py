@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tiaocan.errors import UserError
-from tiaocan.explain import SECTIONS, explain, params, reason, resolve_lang, texts
+from tiaocan.explanation import SECTIONS, explain, params, reason, resolve_lang, texts
 
 
 def test_every_param_has_all_sections_in_both_languages():

@@ -1,6 +1,6 @@
 import pytest
 
-from tiaocan.plan import DataFacts
+from tiaocan.planning import DataFacts
 
 
 @pytest.fixture

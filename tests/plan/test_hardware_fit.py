@@ -1,11 +1,11 @@
 import pytest
 
 from tiaocan.errors import UserError
-from tiaocan.plan.archs import BUILTIN
-from tiaocan.plan.fit import SAFETY, fit_batch
-from tiaocan.plan.hardware import GIB, parse_gpu
-from tiaocan.plan.memory import MemoryInputs, estimate_memory
-from tiaocan.plan.shapes import shape_from_config
+from tiaocan.planning.archs import BUILTIN
+from tiaocan.planning.fit import SAFETY, fit_batch
+from tiaocan.planning.hardware import GIB, parse_gpu
+from tiaocan.planning.memory import MemoryInputs, estimate_memory
+from tiaocan.planning.shapes import shape_from_config
 
 
 @pytest.mark.parametrize("text,mem,count,tflops", [

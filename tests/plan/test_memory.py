@@ -1,9 +1,9 @@
 """Properties of the memory model: monotone where it must be, exact where it can be."""
 import pytest
 
-from tiaocan.plan.archs import BUILTIN
-from tiaocan.plan.memory import GIB, NF4_BYTES, MemoryInputs, estimate_memory, layer_activation_bytes
-from tiaocan.plan.shapes import shape_from_config
+from tiaocan.planning.archs import BUILTIN
+from tiaocan.planning.memory import GIB, NF4_BYTES, MemoryInputs, estimate_memory, layer_activation_bytes
+from tiaocan.planning.shapes import shape_from_config
 
 SHAPES = {k: shape_from_config(BUILTIN[k], name=k) for k in ("qwen2.5-0.5b", "llama-3.1-8b", "smollm2-135m", "gemma-2-2b")}
 

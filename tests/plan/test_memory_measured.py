@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from tiaocan.plan.memory import MemoryInputs, estimate_memory, layer_activation_bytes
-from tiaocan.plan.shapes import load_shape
+from tiaocan.planning.memory import MemoryInputs, estimate_memory, layer_activation_bytes
+from tiaocan.planning.shapes import load_shape
 
 
 def _saved_bytes(model, ids, mask, autocast):
@@ -61,7 +61,7 @@ def test_saved_activations_other_families(kind, attn):
     from transformers import AutoModelForCausalLM
 
     from plan_helpers import tiny_config
-    from tiaocan.plan.shapes import shape_from_config
+    from tiaocan.planning.shapes import shape_from_config
 
     cfg = tiny_config(kind, hidden_size=128, intermediate_size=256)
     cfg._attn_implementation = attn

@@ -41,8 +41,8 @@ def test_plan_from_data_and_yaml_loads(tiny_model_dir, data_file, tmp_path):
 
 
 def test_plan_yaml_trains_as_is(tiny_model_dir, data_file, tmp_path):
-    from tiaocan.plan import make_plan
-    from tiaocan.train import train
+    from tiaocan.planning import make_plan
+    from tiaocan.training import train
 
     p = make_plan(str(tiny_model_dir), str(data_file), gpu="24GB",
                   overrides=[f"output_dir={tmp_path / 'run'}", "max_steps=2"])
@@ -83,7 +83,7 @@ def test_cli_bad_input_is_one_clear_message(tiny_model_dir, data_file, args, mat
 
 
 def test_nothing_fits_error_lists_options(data_file):
-    from tiaocan.plan import DataFacts, make_plan
+    from tiaocan.planning import DataFacts, make_plan
 
     facts = DataFacts(num_examples=1000, mean_tokens=3000, p99_tokens=8000, max_tokens=8100)
     with pytest.raises(UserError, match=r"(?s)nothing fits.*QLoRA.*cutoff_len=\d+ it fits"):

@@ -4,14 +4,14 @@ import math
 import pytest
 
 from tiaocan.errors import UserError
-from tiaocan.plan import DataFacts, make_plan
-from tiaocan.plan.archs import BUILTIN
-from tiaocan.plan.rules.batch import CAP_FULL, CAP_LORA, effective_batch_for
-from tiaocan.plan.rules.epochs import epochs_for
-from tiaocan.plan.rules.learning_rate import recommend_lr, reference_lr
-from tiaocan.plan.rules.lora import rank_for_tokens
-from tiaocan.plan.rules.schedule import warmup_ratio_for
-from tiaocan.plan.shapes import shape_from_config
+from tiaocan.planning import DataFacts, make_plan
+from tiaocan.planning.archs import BUILTIN
+from tiaocan.planning.rules.batch import CAP_FULL, CAP_LORA, effective_batch_for
+from tiaocan.planning.rules.epochs import epochs_for
+from tiaocan.planning.rules.learning_rate import recommend_lr, reference_lr
+from tiaocan.planning.rules.lora import rank_for_tokens
+from tiaocan.planning.rules.schedule import warmup_ratio_for
+from tiaocan.planning.shapes import shape_from_config
 
 QWEN7 = "Qwen/Qwen2.5-7B-Instruct"
 
@@ -184,7 +184,7 @@ def test_small_dataset_fewer_than_batch():
 
 
 def test_eval_split_rule(facts):
-    from tiaocan.plan.rules.eval_split import val_count_for
+    from tiaocan.planning.rules.eval_split import val_count_for
 
     assert [val_count_for(n) for n in (50, 99, 100, 500, 10_000)] == [0, 0, 10, 50, 500]
     p = make_plan(QWEN7, facts, gpu="H100-80GB")
@@ -197,7 +197,7 @@ def test_eval_split_rule(facts):
 
 
 def test_gemma2_is_planned_with_eager_attention(facts):
-    from tiaocan.plan.memory import MemoryInputs, estimate_memory
+    from tiaocan.planning.memory import MemoryInputs, estimate_memory
 
     p = make_plan("google/gemma-2-2b-it", facts, gpu="H100-80GB")
     shape = shape_from_config(BUILTIN["gemma-2-2b"], name="gemma-2-2b")

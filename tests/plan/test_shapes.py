@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from tiaocan.errors import UserError
-from tiaocan.plan.archs import BUILTIN, builtin_key
-from tiaocan.plan.shapes import load_shape, shape_from_config
+from tiaocan.planning.archs import BUILTIN, builtin_key
+from tiaocan.planning.shapes import load_shape, shape_from_config
 
 from plan_helpers import tiny_config
 

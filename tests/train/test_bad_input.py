@@ -18,21 +18,21 @@ FIXTURE = Path(__file__).parent / "fixtures" / "llama3_lora_sft.yaml"
     (dict(gradient_accumulation_steps=0), "gradient_accumulation_steps"),
 ])
 def test_config_ranges(base_cfg, override, match):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     with pytest.raises(UserError, match=match):
         train(dict(base_cfg, **override), quiet=True)
 
 
 def test_cutoff_len_below_template_overhead(base_cfg):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     with pytest.raises(UserError, match=r"cutoff_len: 8 is not more than the chat template's own overhead"):
         train(dict(base_cfg, cutoff_len=8), quiet=True)
 
 
 def test_output_dir_holding_another_run_is_not_overwritten(base_cfg, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     train(dict(base_cfg, max_steps=1), quiet=True)
     before = (tmp_path / "run" / "adapter_model.safetensors").read_bytes()
@@ -44,7 +44,7 @@ def test_output_dir_holding_another_run_is_not_overwritten(base_cfg, tmp_path):
 
 
 def test_resume_without_checkpoint(base_cfg):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     with pytest.raises(UserError, match="no checkpoint-N folder"):
         train(base_cfg, resume=True, quiet=True)
@@ -53,7 +53,7 @@ def test_resume_without_checkpoint(base_cfg):
 def test_qlora_without_gpu(base_cfg):
     import torch
 
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
@@ -64,7 +64,7 @@ def test_qlora_without_gpu(base_cfg):
 def test_disk_full_while_saving(base_cfg, tmp_path, monkeypatch):
     from transformers import Trainer
 
-    from tiaocan.train import RunSummary, train
+    from tiaocan.training import RunSummary, train
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -87,7 +87,7 @@ def test_cli_prints_one_clean_line(base_cfg, tmp_path):
 def test_llama_factory_example_yaml_is_accepted(tiny_model_dir, train_file, tmp_path):
     """LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml, only model/data/output paths changed, trains."""
     from tiaocan.config import load_config
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     text = (FIXTURE.read_text().replace("MODEL_DIR", str(tiny_model_dir)).replace("DATA_FILE", str(train_file))
             .replace("OUTPUT_DIR", str(tmp_path / "lf")))

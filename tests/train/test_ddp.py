@@ -24,7 +24,7 @@ def test_torchrun_two_cpu_processes(base_cfg, tmp_path, tiny_tokenizer, train_fi
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "effective batch 8 = 2 micro batch × 2 accumulation × 2 device(s)" in r.stdout
-    from tiaocan.train import RunSummary
+    from tiaocan.training import RunSummary
 
     s = RunSummary.read(tmp_path / "run")
     # 40 examples / (2 devices x 2 micro x 2 accumulation) = 5 optimizer steps

@@ -9,7 +9,7 @@ SUPPORT = Path(__file__).resolve().parents[2] / "src" / "tiaocan" / "examples" /
 
 @pytest.mark.integration
 def test_smollm2_lora_few_steps(smollm2_dir, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     s = train(dict(model_name_or_path=str(smollm2_dir), dataset=str(SUPPORT), max_samples=8, cutoff_len=128,
                    per_device_train_batch_size=2, gradient_accumulation_steps=1, max_steps=2, learning_rate=2e-4,

@@ -15,7 +15,7 @@ class CtrlCAt(TrainerCallback):
 
 
 def test_ctrl_c_names_the_step_and_resume(base_cfg, tmp_path):
-    from tiaocan.train import RunSummary, train
+    from tiaocan.training import RunSummary, train
 
     cfg = dict(base_cfg, max_steps=4, save_steps=1)
     with pytest.raises(TrainingInterrupted, match=r"interrupted at step 2/4; resume with --resume .*checkpoint-"):
@@ -25,7 +25,7 @@ def test_ctrl_c_names_the_step_and_resume(base_cfg, tmp_path):
 
 
 def test_ctrl_c_before_a_checkpoint_says_there_is_nothing_to_resume(base_cfg):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     with pytest.raises(TrainingInterrupted, match=r"step 1/4 before the first checkpoint.*--overwrite"):
         train(dict(base_cfg, max_steps=4), callbacks=[CtrlCAt(1)], quiet=True)
@@ -36,7 +36,7 @@ def test_ctrl_c_before_a_checkpoint_says_there_is_nothing_to_resume(base_cfg):
     ("report_to", "wandbb", r"report_to: 'wandbb' .*did you mean wandb"),
 ])
 def test_enumerated_options_before_the_model_loads(base_cfg, monkeypatch, key, value, match):
-    from tiaocan.train import run, train
+    from tiaocan.training import run, train
 
     def never(cfg):
         raise AssertionError("loaded the model before checking the options")
@@ -47,7 +47,7 @@ def test_enumerated_options_before_the_model_loads(base_cfg, monkeypatch, key, v
 
 
 def test_ragged_csv_row_warns_about_the_empty_answer(base_cfg, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     csv = tmp_path / "d.csv"
     csv.write_text("instruction,output\n" + "".join(f"Q{i},A{i}\n" for i in range(7)) + "Q7\n")

@@ -12,7 +12,7 @@ def _model(tiny_model_dir):
 
 
 def test_target_all_covers_every_linear_but_the_head(tiny_model_dir):
-    from tiaocan.train.lora import apply_lora
+    from tiaocan.training.lora import apply_lora
 
     model = apply_lora(build_config(dict(model_name_or_path=str(tiny_model_dir), lora_rank=4)), _model(tiny_model_dir))
     adapted = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if hasattr(m, "lora_A")}
@@ -21,7 +21,7 @@ def test_target_all_covers_every_linear_but_the_head(tiny_model_dir):
 
 
 def test_rslora_dora_and_alpha_reach_peft(tiny_model_dir):
-    from tiaocan.train.lora import lora_config
+    from tiaocan.training.lora import lora_config
 
     cfg = build_config(dict(lora_rank=16, lora_alpha=8, lora_dropout=0.1, use_rslora=True, use_dora=True,
                             lora_target="q_proj,v_proj"))
@@ -32,7 +32,7 @@ def test_rslora_dora_and_alpha_reach_peft(tiny_model_dir):
 
 
 def test_unknown_lora_target_names_the_available_layers(tiny_model_dir):
-    from tiaocan.train.lora import apply_lora
+    from tiaocan.training.lora import apply_lora
 
     with pytest.raises(UserError, match=r"lora_target: query_key_value matches no linear layer.*q_proj"):
         apply_lora(build_config(dict(lora_target="q_proj,query_key_value")), _model(tiny_model_dir))
@@ -41,7 +41,7 @@ def test_unknown_lora_target_names_the_available_layers(tiny_model_dir):
 def test_loraplus_groups_and_learning_rates(tiny_model_dir, tmp_path):
     from transformers import TrainingArguments
 
-    from tiaocan.train.lora import apply_lora, create_loraplus_optimizer
+    from tiaocan.training.lora import apply_lora, create_loraplus_optimizer
 
     cfg = build_config(dict(lora_rank=4, loraplus_lr_ratio=16, learning_rate=2e-4, weight_decay=0.01))
     model = apply_lora(cfg, _model(tiny_model_dir))
@@ -65,7 +65,7 @@ def test_loraplus_in_a_run_uses_the_ratio(base_cfg):
     """The Trainer really builds the LoRA+ optimizer: B groups end at ratio x the A groups' lr."""
     from transformers import TrainerCallback
 
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     seen = {}
 
@@ -79,7 +79,7 @@ def test_loraplus_in_a_run_uses_the_ratio(base_cfg):
 
 
 def test_loraplus_with_full_finetuning_is_refused(base_cfg):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     with pytest.raises(UserError, match="loraplus_lr_ratio"):
         train(dict(base_cfg, finetuning_type="full", loraplus_lr_ratio=16), quiet=True)

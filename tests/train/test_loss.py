@@ -4,7 +4,7 @@ import pytest
 
 def _batches(tiny_tokenizer, train_file):
     from tiaocan.data import load_dataset, render_dataset
-    from tiaocan.train.data import make_collator
+    from tiaocan.training.data import make_collator
 
     ds = render_dataset(load_dataset(str(train_file)).select(range(4)), tiny_tokenizer, 128)
     feats = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in ds]
@@ -16,8 +16,8 @@ def test_label_only_loss_and_grads_equal_the_models_loss(base_cfg, tiny_tokenize
     import torch
 
     from tiaocan.config import build_config
-    from tiaocan.train.loss import label_only_loss, supports_label_only_logits
-    from tiaocan.train.run import _load_model
+    from tiaocan.training.loss import label_only_loss, supports_label_only_logits
+    from tiaocan.training.run import _load_model
 
     batch = _batches(tiny_tokenizer, train_file)[packed]
     _, model = _load_model(build_config(dict(base_cfg, lora_rank=4)))
@@ -46,8 +46,8 @@ def test_label_only_loss_and_grads_equal_the_models_loss(base_cfg, tiny_tokenize
 
 def test_no_label_tokens_gives_none(base_cfg, tiny_tokenizer, train_file):
     from tiaocan.config import build_config
-    from tiaocan.train.loss import label_only_loss
-    from tiaocan.train.run import _load_model
+    from tiaocan.training.loss import label_only_loss
+    from tiaocan.training.run import _load_model
 
     batch = dict(_batches(tiny_tokenizer, train_file)[0])
     batch["labels"] = batch["labels"].clone().fill_(-100)

@@ -11,7 +11,7 @@ def _tree(root):
 
 
 def test_model_folder_is_not_a_run_and_is_never_touched(base_cfg, tiny_model_dir, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     model = tmp_path / "base-model"
     shutil.copytree(tiny_model_dir, model)
@@ -25,7 +25,7 @@ def test_model_folder_is_not_a_run_and_is_never_touched(base_cfg, tiny_model_dir
 
 
 def test_other_model_folder_as_output_is_refused_even_with_overwrite(base_cfg, tiny_model_dir, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     other = tmp_path / "other-model"
     shutil.copytree(tiny_model_dir, other)
@@ -36,7 +36,7 @@ def test_other_model_folder_as_output_is_refused_even_with_overwrite(base_cfg, t
 
 
 def test_output_dir_containing_the_data_is_refused(base_cfg, train_file, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     with pytest.raises(UserError, match=r"contains the dataset file"):
         train(dict(base_cfg, output_dir=str(train_file.parent)), quiet=True)
@@ -45,7 +45,7 @@ def test_output_dir_containing_the_data_is_refused(base_cfg, train_file, tmp_pat
 
 
 def test_overwrite_keeps_user_files_and_waits_for_a_valid_setup(base_cfg, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     run = tmp_path / "run"
     train(dict(base_cfg, max_steps=1), quiet=True)
@@ -66,7 +66,7 @@ def test_overwrite_keeps_user_files_and_waits_for_a_valid_setup(base_cfg, tmp_pa
 
 
 def test_resume_on_a_finished_run_trains_nothing(base_cfg, tmp_path):
-    from tiaocan.train import RunSummary, train
+    from tiaocan.training import RunSummary, train
 
     cfg = dict(base_cfg, max_steps=2, save_steps=1)
     first = train(cfg, quiet=True)

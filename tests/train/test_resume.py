@@ -26,7 +26,7 @@ def test_sigkill_then_resume_matches_uninterrupted(base_cfg, tmp_path):
     driver.write_text(textwrap.dedent(f"""
         import os, signal, sys
         from transformers import TrainerCallback
-        from tiaocan.train import train
+        from tiaocan.training import train
 
         class Kill(TrainerCallback):
             def on_step_end(self, args, state, control, **kw):
@@ -44,7 +44,7 @@ def test_sigkill_then_resume_matches_uninterrupted(base_cfg, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
 
-    from tiaocan.train import RunSummary, train
+    from tiaocan.training import RunSummary, train
 
     ref = train(ref_cfg, quiet=True)
     resumed = RunSummary.read(tmp_path / "run")

@@ -10,7 +10,7 @@ FULL = dict(finetuning_type="full", learning_rate=1e-2, num_train_epochs=3)  # t
 
 
 def test_loss_band_stops_when_smoothed_loss_enters_band(base_cfg, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     s = train(dict(base_cfg, **FULL, stop_loss_band=[0.0, 4.5]), quiet=True)
     assert s.stop_reason == "loss_band", s
@@ -37,7 +37,7 @@ def _feed(watch, losses, evals=None):
 
 
 def test_loss_band_with_eval_waits_for_eval_to_stop_improving():
-    from tiaocan.train.callbacks import LossWatch, StopState
+    from tiaocan.training.callbacks import LossWatch, StopState
 
     losses = [2.0, 1.8, 1.5, 1.3, 1.2, 1.1, 1.0, 0.95, 0.9, 0.85]
     # smoothed train loss is in [0.7, 1.4] from step ~5; eval improves at 4 and 6, not at 8 -> stop at 8
@@ -51,7 +51,7 @@ def test_loss_band_with_eval_waits_for_eval_to_stop_improving():
 
 
 def test_divergence_rules_on_synthetic_losses():
-    from tiaocan.train.callbacks import LossWatch, StopState
+    from tiaocan.training.callbacks import LossWatch, StopState
 
     # noisy but healthy: batches of different difficulty, never 3x the start -> no stop
     stop = StopState()
@@ -69,7 +69,7 @@ def test_divergence_rules_on_synthetic_losses():
 
 
 def test_huge_learning_rate_triggers_divergence_guard(base_cfg):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     s = train(dict(base_cfg, finetuning_type="full", learning_rate=1.0, num_train_epochs=3), quiet=True)
     assert s.stop_reason == "diverged"
@@ -80,7 +80,7 @@ def test_nan_loss_stops_at_once(base_cfg):
     """A NaN loss (here forced by a callback that poisons a weight) is caught on the next log."""
     import torch
 
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     class Poison(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kw):
@@ -93,7 +93,7 @@ def test_nan_loss_stops_at_once(base_cfg):
 
 
 def test_early_stopping_keeps_best_checkpoint(base_cfg, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     # A high lr on LoRA makes eval loss noisy/flat on this toy data, so patience 1 stops early.
     s = train(dict(base_cfg, learning_rate=0.3, num_train_epochs=4, val_size=8, eval_steps=1,
@@ -106,7 +106,7 @@ def test_early_stopping_keeps_best_checkpoint(base_cfg, tmp_path):
 
 def test_callback_exception_propagates_with_summary(base_cfg, tmp_path):
     """A tuner's pruning exception raised in on_evaluate leaves train(), after cleanup and a 'pruned' summary."""
-    from tiaocan.train import RunSummary, train
+    from tiaocan.training import RunSummary, train
 
     class TrialPruned(Exception):  # same name as optuna's: the summary says "pruned"
         pass

@@ -12,7 +12,7 @@ PINNED_LOSSES = [6.2131, 6.2577, 6.1742, 6.1455, 6.091, 6.0161, 6.0004, 5.9762, 
 
 
 def test_lora_run_end_to_end(base_cfg, tmp_path):
-    from tiaocan.train import RunSummary, train
+    from tiaocan.training import RunSummary, train
 
     cfg = dict(base_cfg, gradient_accumulation_steps=2, num_train_epochs=2, val_size=0.1, save_steps=4, eval_steps=5,
                lora_rank=4, lora_alpha=8, lr_scheduler_type="cosine", warmup_ratio=0.2)
@@ -50,7 +50,7 @@ def test_lora_run_end_to_end(base_cfg, tmp_path):
 
 
 def test_full_finetune_learns_and_saves_model(base_cfg, tmp_path):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     s = train(dict(base_cfg, finetuning_type="full", num_train_epochs=2), quiet=True)
     assert s.stop_reason == "completed" and s.final_train_loss < s.best_train_loss + 1.0
@@ -66,8 +66,8 @@ def test_packed_batch_gives_the_padded_batch_loss(base_cfg, tiny_tokenizer, trai
 
     from tiaocan.config import build_config
     from tiaocan.data import load_dataset, render_dataset
-    from tiaocan.train.data import make_collator, supports_packing
-    from tiaocan.train.run import _load_model
+    from tiaocan.training.data import make_collator, supports_packing
+    from tiaocan.training.run import _load_model
 
     ds = render_dataset(load_dataset(str(train_file)).select(range(4)), tiny_tokenizer, 128)
     feats = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in ds]
@@ -85,7 +85,7 @@ def test_packed_batch_gives_the_padded_batch_loss(base_cfg, tiny_tokenizer, trai
 
 def test_callable_module_and_public_api(base_cfg):
     import tiaocan
-    import tiaocan.train
+    import tiaocan.training
 
     assert "train" in tiaocan.__all__ and callable(tiaocan.train)
     s = tiaocan.train(dict(base_cfg, max_steps=1), quiet=True)
@@ -95,7 +95,7 @@ def test_callable_module_and_public_api(base_cfg):
 def test_warmup_stable_decay_and_merged_export(base_cfg, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     s = train(dict(base_cfg, max_steps=20, warmup_steps=2, lr_scheduler_type="warmup_stable_decay",
                    merge_adapter=True, learning_rate=1e-3), quiet=True)

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from tiaocan.errors import UserError
-from tiaocan.tune.budget import check_budget, parse_budget, study_spend
+from tiaocan.tuning.budget import check_budget, parse_budget, study_spend
 
 
 @pytest.mark.parametrize("text,kind,amount", [
@@ -47,7 +47,7 @@ def test_budget_smaller_than_one_trial_is_refused_with_numbers():
 
 
 def test_lr_range_test_finds_where_the_loss_blows_up():
-    from tiaocan.tune.lr_range import divergence_lr
+    from tiaocan.tuning.lr_range import divergence_lr
 
     lrs = [1e-5 * 2**i for i in range(12)]
     losses = [3.0, 2.9, 2.7, 2.4, 2.1, 1.9, 1.8, 1.9, 2.6, 4.0, 8.0, float("nan")]

@@ -9,7 +9,7 @@ from tune_helpers import SUPPORT
 
 
 def test_cli_plans_then_tunes_with_the_plan_as_trial_zero(tiny_model_dir, tmp_path):
-    from tiaocan.plan import make_plan
+    from tiaocan.planning import make_plan
 
     out = tmp_path / "tune"
     args = ["tune", "--model", str(tiny_model_dir), "--data", str(SUPPORT), "--budget", "1.5x", "--max-trials", "1",

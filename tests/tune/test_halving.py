@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import optuna
 import pytest
 
-from tiaocan.tune.halving import (BRACKETS_ATTR, Brackets, bracket_cost, choose_bracket, max_rungs, promote,
+from tiaocan.tuning.halving import (BRACKETS_ATTR, Brackets, bracket_cost, choose_bracket, max_rungs, promote,
                                   promotions, rung_examples, rung_sizes)
 
 DIST = {"x": optuna.distributions.FloatDistribution(0, 10)}

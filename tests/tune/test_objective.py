@@ -6,8 +6,8 @@ import pytest
 
 from tiaocan.config import build_config
 from tiaocan.errors import UserError
-from tiaocan.tune.objective import Objective, TrialFailed
-from tiaocan.tune.space import build_space
+from tiaocan.tuning.objective import Objective, TrialFailed
+from tiaocan.tuning.space import build_space
 
 
 def test_fixed_trial_trains_that_config_and_returns_its_final_eval_loss(tune_config, tmp_path):
@@ -34,15 +34,15 @@ def test_fixed_trial_trains_that_config_and_returns_its_final_eval_loss(tune_con
 def test_crashed_or_diverged_trial_is_failed_with_its_reason(tune_config, tmp_path, monkeypatch, outcome, reason):
     """The search goes on after a crash: the objective records why (OOM, NaN/divergence, the error) and raises
     TrialFailed, which the study catches."""
-    import tiaocan.train
-    from tiaocan.train import RunSummary
+    import tiaocan.training
+    from tiaocan.training import RunSummary
 
     def fake_train(cfg, **kwargs):
         if isinstance(outcome, Exception):
             raise outcome
         return RunSummary(output_dir=cfg.output_dir, stop_reason="diverged", stop_message="loss became NaN at step 3")
 
-    monkeypatch.setattr(tiaocan.train, "train", fake_train)
+    monkeypatch.setattr(tiaocan.training, "train", fake_train)
     base = build_config(tune_config)
     obj = Objective(base, build_space(base, expected_trials=4), tmp_path / "trials", full_run_examples=28)
     trial = optuna.trial.FixedTrial({"learning_rate": 1e-2})

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="TIAOC
 
 WORKER = textwrap.dedent("""
     import json, sys
-    from tiaocan.tune import tune
+    from tiaocan.tuning import tune
     cfg, url, study, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     # A budget neither worker reaches: the test decides when they stop (A by SIGKILL, B once the retry ran).
     tune(config=cfg, storage=url, study=study, budget="100x", output_dir=out, quiet=True, heartbeat_s=1, grace_s=3)
@@ -51,7 +51,7 @@ def test_killed_worker_trial_is_retried(tiny_model_dir, tmp_path):
     import optuna
     from optuna.trial import TrialState
 
-    from tiaocan.tune.storage import open_storage
+    from tiaocan.tuning.storage import open_storage
 
     cfg = small_config(tiny_model_dir, tmp_path, num_train_epochs=2)  # trials long enough to be caught mid-way
     study_name = f"pg-test-{uuid.uuid4().hex[:8]}"

@@ -5,7 +5,7 @@ import pytest
 
 from tiaocan.config import TrainConfig
 from tiaocan.errors import UserError
-from tiaocan.tune.space import PRIORITY, build_space, dims_for_trials, parse_space_overrides
+from tiaocan.tuning.space import PRIORITY, build_space, dims_for_trials, parse_space_overrides
 
 BASE = TrainConfig(learning_rate=2e-4, per_device_train_batch_size=2, gradient_accumulation_steps=8, num_train_epochs=3,
                    loraplus_lr_ratio=16)

@@ -3,7 +3,7 @@ import pytest
 
 from tiaocan.config import build_config
 from tiaocan.errors import UserError
-from tiaocan.tune.space import build_space, parse_space_overrides
+from tiaocan.tuning.space import build_space, parse_space_overrides
 
 
 @pytest.mark.parametrize("item, match", [
@@ -24,7 +24,7 @@ def test_good_space_still_builds():
 
 
 def test_bad_space_creates_no_study(tiny_model_dir, tmp_path):
-    from tiaocan.tune import tune
+    from tiaocan.tuning import tune
 
     data = tmp_path / "d.jsonl"
     data.write_text("".join(f'{{"instruction": "Q{i}", "output": "A{i}"}}\n' for i in range(8)))

@@ -4,9 +4,9 @@ import optuna
 import pytest
 
 from tiaocan.errors import UserError
-from tiaocan.tune.objective import ReportCallback, classify_failure
-from tiaocan.tune.storage import open_storage, redact
-from tiaocan.tune.pruning import EVALS_PER_RUN, make_pruner
+from tiaocan.tuning.objective import ReportCallback, classify_failure
+from tiaocan.tuning.storage import open_storage, redact
+from tiaocan.tuning.pruning import EVALS_PER_RUN, make_pruner
 
 
 def test_redact_hides_the_password():
@@ -72,7 +72,7 @@ def test_failure_reasons():
 
 
 def test_no_pruning_when_runs_are_too_short_to_judge():
-    from tiaocan.tune.pruning import first_rung
+    from tiaocan.tuning.pruning import first_rung
 
     assert first_rung(900, base_batch=8) == 104  # 1/9 of the run (100), rounded up to whole steps of 8
     assert first_rung(90, base_batch=8) == 24  # at least 3 optimizer steps of the base batch

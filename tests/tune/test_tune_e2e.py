@@ -7,8 +7,8 @@ import yaml
 
 from tiaocan.config import load_config
 from tiaocan.errors import UserError
-from tiaocan.tune import tune
-from tiaocan.tune.halving import rung_sizes
+from tiaocan.tuning import tune
+from tiaocan.tuning.halving import rung_sizes
 
 from tune_helpers import small_config
 

@@ -15,18 +15,14 @@ SEV_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def parse_band(band: Optional[str]):
-    """'0.7,1.4' -> (0.7, 1.4); errors name the flag."""
+    """'0.7,1.4' -> (0.7, 1.4) by the config's own parser; errors name the flag."""
+    from ..config import parse_band as parse
     from ..errors import UserError
 
-    if band is None:
-        return None
     try:
-        lo, hi = (float(x) for x in band.strip("[]() ").split(","))
-    except ValueError:
-        raise UserError(f"--band {band!r}: give two numbers low,high such as 0.7,1.4") from None
-    if not 0 <= lo < hi:
-        raise UserError(f"--band {band!r}: need 0 <= low < high")
-    return lo, hi
+        return parse(band)
+    except ValueError as e:
+        raise UserError(f"--band {e}") from None
 
 
 @app.command("diagnose")
@@ -38,8 +34,8 @@ def diagnose_cmd(
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What went wrong in these training runs, with evidence, and what to change next."""
-    from ..diagnose import diagnose
-    from ..diagnose.suggest import change_line, compact, to_yaml
+    from ..diagnosis import diagnose
+    from ..diagnosis.suggest import change_line, compact, to_yaml
     from ._checks import check_output, run_inputs
 
     check_output("--json", json_path, run_inputs(*runs))

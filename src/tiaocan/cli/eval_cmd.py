@@ -28,7 +28,7 @@ def eval_cmd(
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """Held-out loss, greedy answers checked for facts, failures by topic, and the data to add."""
-    from ..evaluate import evaluate
+    from ..evaluation import evaluate
     from ._checks import check_output, data_inputs, run_inputs
 
     inputs = run_inputs(target) + data_inputs(test, train, dataset_dir=dataset_dir)
@@ -47,7 +47,7 @@ def eval_cmd(
     show_report(report, show)
     write_json(report, json_path)
     if html is not None:
-        from ..evaluate.html import write_html
+        from ..evaluation.html import write_html
 
         console.print(f"[dim]wrote {write_html(report, html)}[/]")
 

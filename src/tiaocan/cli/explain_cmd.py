@@ -19,7 +19,7 @@ def explain_cmd(
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What a training parameter means, how it interacts, and the signs it is set wrong."""
-    from ..explain import SECTIONS, explain
+    from ..explanation import SECTIONS, explain
 
     items = explain(param, lang)
     for e in items:

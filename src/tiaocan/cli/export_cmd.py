@@ -17,7 +17,7 @@ def export_cmd(
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """Write the config in the key names LLaMA-Factory, Axolotl or HF TrainingArguments read."""
-    from ..export import export_config
+    from ..exporting import export_config
     from ._checks import check_choice, check_output
 
     check_choice("--to", to, ("llamafactory", "axolotl", "hf"))

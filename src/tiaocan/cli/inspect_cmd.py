@@ -25,17 +25,14 @@ def inspect_cmd(
 ) -> None:
     """How long are my examples, what cutoff_len should I use, and what gets cut?"""
     from ..data.inspect import inspect_data
-    from ..errors import UserError
+    from ..config import check_window
     from ._checks import FORMATS, check_choice, check_output, data_inputs
 
     check_choice("--format", formatting, FORMATS)
     inputs = data_inputs(data, test, dataset_dir=dataset_dir)
     check_output("--json", json_path, inputs)
     check_output("--plot", None if no_plot else plot, inputs)
-    if truncation not in ("keep_response", "drop", "cut_end"):
-        raise UserError(f"--truncation {truncation!r}: use keep_response, drop or cut_end")
-    if cutoff_len is not None and cutoff_len < 8:
-        raise UserError(f"--cutoff-len {cutoff_len}: must be at least 8")
+    check_window(cutoff_len, truncation, ("--cutoff-len", "--truncation"))
     rep = inspect_data(data, model=model, cutoff_len=cutoff_len, truncation=truncation, dataset_dir=dataset_dir,
                        formatting=formatting, plot=None if no_plot else plot, test=test)
     show_report(rep)

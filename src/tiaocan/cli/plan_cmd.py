@@ -45,8 +45,10 @@ def show_plan(p) -> None:
     m.add_row("[bold]total[/]", f"[bold]{p.memory.total / 2**30:.2f}{budget}[/]")
     console.print(m)
     s = p.steps
-    line = (f"effective batch {s.effective_batch} · {s.steps_per_epoch} steps/epoch · {s.total_steps} steps · "
-            f"{s.tokens_per_epoch:,} tokens/epoch · {s.total_tokens:,} tokens")
+    split = f"{s.train_examples} train" + (f" + {s.eval_examples} held out" if s.eval_examples else "")
+    line = (f"{split} · effective batch {s.effective_batch} · {s.steps_per_epoch} steps/epoch · {s.total_steps} steps"
+            + (f" (warmup {s.warmup_steps})" if s.warmup_steps else "")
+            + f" · {s.tokens_per_epoch:,} tokens/epoch · {s.total_tokens:,} tokens")
     if s.est_seconds is not None:
         line += f" · ~{_duration(s.est_seconds)} ({s.est_basis})"
     console.print(escape(line))
@@ -69,7 +71,7 @@ def plan_cmd(
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What should I set for this model, this data and this GPU, and why?"""
-    from ..plan import make_plan
+    from ..planning import make_plan
     from ._checks import FORMATS, check_choice, check_output, data_inputs
 
     check_choice("--format", formatting, FORMATS)

@@ -18,7 +18,7 @@ def report_cmd(
     band: Optional[str] = typer.Option(None, "--band", help="Target train-loss band low,high (default 0.7,1.4)."),
 ) -> None:
     """Write an HTML report with loss/eval/lr curves, the loss band and the findings pinned on their steps."""
-    from ..diagnose.report import write_report
+    from ..diagnosis.report import write_report
     from ._checks import check_output, run_inputs
 
     check_output("--out", out, run_inputs(*runs))

@@ -33,7 +33,7 @@ def train_cmd(
     """Train a configuration with loss-driven stopping, a divergence guard and LLaMA-Factory-format logs."""
     from ..config import load_config
     from ..errors import TrainingInterrupted, UserError
-    from ..train import train
+    from ..training import train
 
     config, overrides = split_args(list(args or []))
     if config is not None and Path(config).suffix.lower() in (".json", ".jsonl", ".ndjson", ".csv", ".parquet"):

@@ -85,7 +85,7 @@ def category_report(train_ds, test_ds=None, under_ratio: float = 0.5, rare_menti
     A topic is under-represented when it has fewer than `under_ratio` x the median rows per topic. A fact
     is 'rare' when at most `rare_mentions` training answers state it, 'never' when none does.
     """
-    from ..evaluate.checks import fact_found
+    from ..evaluation.checks import fact_found
 
     column = category_column(train_ds) or (category_column(test_ds) if test_ds is not None else None)
     report = CategoryReport(column=column, n_train=len(train_ds), n_test=len(test_ds) if test_ds is not None else 0)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ..config import check_window
 from ..models import context_length, load_model_config, load_tokenizer
 from .load import load_dataset, quiet_progress
 from .render import tokenize_conversations
@@ -183,6 +184,7 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
                  truncation: str = "keep_response", dataset_dir: str = "data", formatting: str = "auto",
                  plot: str | Path | None = None, test: str | None = None, num_proc: int | None = None) -> DataReport:
     """Token-length statistics, cutoff_len advice and data problems for `data` under `model`'s chat template."""
+    check_window(cutoff_len, truncation)
     load_tokenizer(model)  # cached before the map so that its workers inherit it (and a bad model path fails early)
     context = context_length(load_model_config(model))
     quiet_progress(True)

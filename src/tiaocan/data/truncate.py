@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import TRUNCATIONS
+
 Span = tuple[int, int]
 
 
@@ -65,8 +67,8 @@ def plan_windows(n, offsets, starts, ends, cutoff: int, policy: str) -> dict:
     """
     import numpy as np
 
-    if policy not in ("keep_response", "drop", "cut_end"):
-        raise ValueError(f"unknown truncation policy {policy!r} (keep_response, drop, cut_end)")
+    if policy not in TRUNCATIONS:
+        raise ValueError(f"unknown truncation policy {policy!r} ({', '.join(TRUNCATIONS)})")
     n = np.asarray(n, dtype=np.int64)
     offsets, s, e = (np.asarray(a, dtype=np.int64) for a in (offsets, starts, ends))
     count = np.diff(offsets)

@@ -1,0 +1,79 @@
+"""Parameter explanations in English and Chinese: one source for `tiaocan explain` and plan reasons.
+
+Texts live in en.yaml / zh.yaml next to this file (shipped as package data); each parameter has a title,
+meaning, interactions, signs it is set wrong, what tiaocan does, and `reasons` templates used by the advisor.
+"""
+from __future__ import annotations
+
+import locale
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from ..errors import UserError
+
+LANGS = ("en", "zh")
+SECTIONS = ("meaning", "interactions", "signs", "tiaocan")
+
+
+@lru_cache(maxsize=4)
+def texts(lang: str) -> dict[str, Any]:
+    return yaml.safe_load((Path(__file__).parent / f"{lang}.yaml").read_text(encoding="utf-8"))
+
+
+def resolve_lang(lang: str | None) -> str:
+    """--lang wins; else the locale (LC_ALL, LC_MESSAGES, LANG, then Python's locale): zh* → zh, anything else → en."""
+    if lang:
+        code = lang.lower().replace("_", "-")
+        if code.startswith("zh") or code in ("cn", "chinese", "中文"):
+            return "zh"
+        if code.startswith("en"):
+            return "en"
+        raise UserError(f"--lang {lang}: choose en or zh")
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        val = os.environ.get(var)
+        if val:
+            return "zh" if val.lower().startswith("zh") else "en"
+    loc = (locale.getlocale()[0] or "").lower()
+    return "zh" if loc.startswith("zh") else "en"
+
+
+def reason(param: str, key: str, lang: str = "en", /, **kw: Any) -> str:
+    """Render one reason template; a missing zh template falls back to English."""
+    for lg in (lang, "en"):
+        tmpl = texts(lg).get(param, {}).get("reasons", {}).get(key)
+        if tmpl is not None:
+            return tmpl.format(**kw)
+    raise KeyError(f"no reason text {param}.{key}")
+
+
+class Explanation(BaseModel):
+    param: str
+    lang: str
+    title: str
+    meaning: str
+    interactions: str
+    signs: str
+    tiaocan: str
+
+
+def params() -> list[str]:
+    return [k for k, v in texts("en").items() if "title" in v]
+
+
+def explain(param: str | None = None, lang: str | None = None) -> list[Explanation]:
+    """Explanations for one parameter (name as in the YAML config) or all of them."""
+    lg = resolve_lang(lang)
+    names = params()
+    if param is not None:
+        if param not in names:
+            close = [n for n in names if param.lower() in n or n in param.lower()]
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise UserError(f"explain: unknown parameter '{param}'.{hint} Known: {', '.join(names)}")
+        names = [param]
+    t = texts(lg)
+    return [Explanation(param=n, lang=lg, title=t[n]["title"], **{s: t[n][s] for s in SECTIONS}) for n in names]

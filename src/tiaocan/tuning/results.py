@@ -1,0 +1,170 @@
+"""After the search: TuneResult (what `tiaocan tune` found, the JSON `--json` writes), built from the study's trials;
+the best config as tiaocan + LLaMA-Factory YAML, the HTML report, and the optional `--final` retrain."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..config import TrainConfig, save_config
+from .attrs import TrialAttrs
+from .budget import Budget
+from .space import SearchSpace
+
+
+class TrialRecord(BaseModel):
+    number: int
+    state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
+    value: float | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    role: str | None = Field(None, description="'plan': the base configuration (trial 0); 'probe': a point spread "
+                             "over the space in the first bracket; 'promoted': a longer re-run of a rung's best "
+                             "third; 'spread': spread start points without successive halving; None: proposed by TPE.")
+    bracket: int | None = Field(None, description="Successive-halving bracket (0 = the first).")
+    rung: int | None = Field(None, description="Rung in its bracket: 0 = the shortest runs; the last = full runs.")
+    steps: int = 0
+    examples: int = Field(0, description="Training examples processed before the trial ended (a rung trial's length, "
+                                         "or where a pruner stopped it).")
+    tokens: int = 0
+    wall_s: float = 0.0
+    fail_reason: str | None = None
+    retry_of: int | None = Field(None, description="The trial this one retries after its worker died.")
+    curve: list[tuple[int, float]] = Field(default_factory=list, description="(examples seen, eval loss) reports.")
+
+
+class TuneResult(BaseModel):
+    study_name: str
+    storage: str = Field(description="Storage URL, password hidden.")
+    metric: str
+    direction: str
+    budget: str
+    budget_spent: str
+    space: list[dict[str, Any]]
+    full_run_tokens: int
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    best_value: float | None = None
+    best_trial: int | None = None
+    best_params: dict[str, Any] = Field(default_factory=dict)
+    best_config: dict[str, Any] = Field(default_factory=dict, description="The best trial's TrainConfig (non-default keys).")
+    plan_value: float | None = Field(None, description="The metric of the base (plan) configuration, trial 0.")
+    gain_over_plan: float | None = Field(None, description="Relative improvement of best over plan (0.05 = 5 % better).")
+    importances: dict[str, float] = Field(default_factory=dict, description="Optuna's parameter importances (fANOVA).")
+    compute_full_runs: float = Field(0.0, description="Tokens spent / tokens of one full base run.")
+    trials: list[TrialRecord] = Field(default_factory=list)
+    outputs: dict[str, str] = Field(default_factory=dict, description="Written files: best YAMLs, report, final run.")
+    final_run: dict[str, Any] | None = Field(None, description="RunSummary of the --final retrain.")
+    notes: list[str] = Field(default_factory=list)
+
+
+def trial_record(t) -> TrialRecord:
+    a = TrialAttrs.of(t)
+    return TrialRecord(
+        number=t.number, state=t.state.name, value=t.value, params=dict(t.params), role=a.role,
+        bracket=a.bracket, rung=a.rung, steps=a.steps,
+        examples=a.examples if a.examples is not None else max(t.intermediate_values or {0: 0}),
+        tokens=a.tokens, wall_s=a.wall_s, fail_reason=a.fail_reason,
+        retry_of=t.system_attrs.get("failed_trial"), curve=sorted((int(k), float(v)) for k, v in t.intermediate_values.items()))
+
+
+def importances(study) -> dict[str, float]:
+    """Optuna's fANOVA importances; empty when too few completed trials or a single searched parameter."""
+    import optuna
+    from optuna.trial import TrialState
+
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if len(done) < 3 or len({k for t in done for k in t.params}) < 2:
+        return {}
+    try:
+        imp = optuna.importance.get_param_importances(study)
+    except Exception:  # noqa: BLE001 — importances are a nicety; a degenerate study must not fail the tune
+        return {}
+    return {k: round(float(v), 4) for k, v in imp.items()}
+
+
+def collect(study, name: str, storage: str, metric: str, direction: str, budget: Budget, space: SearchSpace,
+            base: TrainConfig, full_tokens: int, spent: float, notes: list[str]) -> TuneResult:
+    trials = [trial_record(t) for t in study.get_trials(deepcopy=False)]
+    complete = [t for t in trials if t.state == "COMPLETE" and t.value is not None]
+    best = (min if direction == "minimize" else max)(complete, key=lambda t: t.value) if complete else None
+    plan = next((t for t in complete if t.role == "plan"), None)
+    plan_probe = next((t for t in trials if t.role == "plan"), None)
+    if plan is None and plan_probe is not None:  # the plan ran at a short rung first, then was promoted
+        plan = next((t for t in complete if t.role == "promoted" and t.params == plan_probe.params), None)
+    if plan is None and plan_probe is not None and plan_probe.state == "PRUNED":
+        runs = [t for t in trials if t.params == plan_probe.params and t.examples]
+        longest = max(runs, key=lambda t: t.examples) if runs else plan_probe
+        notes.append(f"the plan's configuration did not run to the end (longest run: trial {longest.number}, "
+                     f"{longest.examples} examples): at least two thirds of the configurations run as long did "
+                     f"better")
+    gain = None
+    if best and plan and plan.value:
+        sign = 1 if direction == "minimize" else -1
+        gain = round(sign * (plan.value - best.value) / abs(plan.value), 5)
+    best_cfg = space.apply(base, best.params) if best else None
+    tokens = sum(t.tokens for t in trials)
+    if not complete:
+        notes.append("no trial completed: raise --budget, or read the failed trials' reasons below")
+    return TuneResult(
+        study_name=name, storage=storage, metric=metric, direction=direction, budget=budget.text,
+        budget_spent=f"{budget.describe(spent)}", space=[p.model_dump(mode="json") for p in space.params],
+        full_run_tokens=full_tokens, n_trials=len(trials), n_complete=len(complete),
+        n_pruned=sum(t.state == "PRUNED" for t in trials), n_failed=sum(t.state == "FAIL" for t in trials),
+        best_value=best.value if best else None, best_trial=best.number if best else None,
+        best_params=best.params if best else {}, best_config=best_cfg.to_yaml_dict() if best_cfg else {},
+        plan_value=plan.value if plan else None, gain_over_plan=gain, importances=importances(study),
+        compute_full_runs=round(tokens / full_tokens, 3) if full_tokens else 0.0, trials=trials, notes=notes)
+
+
+def write_outputs(result: TuneResult, base: TrainConfig, space: SearchSpace, study, out: Path, *, final: bool,
+                  quiet: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    if result.best_trial is not None:
+        best = space.apply(base, result.best_params)
+        result.outputs["best_config"] = str(save_config(best, out / "best_config.yaml", include_defaults=False))
+        result.outputs["best_llamafactory"] = _llamafactory(best, out)
+        if final:
+            result.final_run = _final(best.model_copy(update={"per_device_eval_batch_size": space.micro_batch}), out, quiet)
+            result.outputs["final_run"] = str(out / "final")
+    from .report import write_report
+
+    result.outputs["report"] = str(write_report(result, out / "tune_report.html"))
+    (out / "tune_result.json").write_text(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False),
+                                          encoding="utf-8")
+    result.outputs["result"] = str(out / "tune_result.json")
+
+
+def _llamafactory(cfg: TrainConfig, out: Path) -> str:
+    """The best config in LLaMA-Factory's keys (the export module when present, else TrainConfig's LF names)."""
+    lf_dir = out / "llamafactory"
+    try:
+        from ..exporting import export_config
+    except ImportError:
+        export_config = None
+    if export_config is not None:
+        res = export_config(cfg.model_copy(update={"output_dir": "saves/tiaocan-tuned"}), "llamafactory", lf_dir)
+        return res.files[0]
+    import yaml
+
+    d: dict[str, Any] = cfg.to_yaml_dict()
+    for k in ("truncation", "stop_loss_band", "early_stopping_patience", "divergence_factor", "merge_adapter"):
+        d.pop(k, None)
+    d.setdefault("stage", "sft")
+    d.setdefault("do_train", True)
+    lf_dir.mkdir(parents=True, exist_ok=True)
+    p = lf_dir / "llamafactory_sft.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return str(p)
+
+
+def _final(best: TrainConfig, out: Path, quiet: bool) -> dict[str, Any]:
+    """Retrain the best configuration to full length, with the normal eval cadence and the plot (and the trials'
+    eval batch size, so its eval loss is comparable with theirs)."""
+    from ..training import train
+
+    cfg = best.model_copy(update={"output_dir": str(out / "final")})
+    return train(cfg, overwrite=True, quiet=quiet).model_dump(mode="json")
