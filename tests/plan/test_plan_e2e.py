@@ -34,7 +34,7 @@ def test_plan_from_data_and_yaml_loads(tiny_model_dir, data_file, tmp_path):
     out = p.save_yaml(tmp_path / "plan.yaml")
     cfg = load_config(out)
     for key in ("model_name_or_path", "dataset", "cutoff_len", "learning_rate", "num_train_epochs",
-                "per_device_train_batch_size", "gradient_accumulation_steps", "lora_rank", "stop_loss_band"):
+                "per_device_train_batch_size", "gradient_accumulation_steps", "lora_rank"):
         got = getattr(cfg, key)
         assert (list(got) if isinstance(got, tuple) else got) == p.config[key], key
     assert json.loads(p.model_dump_json())["recommendations"]

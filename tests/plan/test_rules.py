@@ -46,18 +46,28 @@ def test_small_data_reconciliation():
     s = shape_from_config(BUILTIN["smollm2-135m"], name="s")
     full_small = recommend_lr(s, "full", 128, num_examples=200)
     assert full_small["lr"] == 5e-5 and full_small["small_data"] == "practitioner"
-    lora_small = recommend_lr(s, "lora", 16, num_examples=200)
-    assert lora_small["small_data"] == "literature" and lora_small["lr"] > 1e-4
     assert recommend_lr(s, "full", 128, num_examples=50_000)["small_data"] == "none"
     assert recommend_lr(s, "full", 128, num_examples=50_000)["lr"] > 5e-5
+
+
+def test_horizon_raises_lr_for_short_runs_only():
+    from tiaocan.planning.rules.learning_rate import HORIZON_MULT, HORIZON_SEEN, horizon_factor
+
+    s = shape_from_config(BUILTIN["smollm2-135m"], name="s")
+    short, mid, long_ = (recommend_lr(s, "lora", 16, seen=n)["lr"] for n in (200, 2000, 10**9))
+    assert short > mid > long_ == recommend_lr(s, "lora", 16)["lr"]  # unknown horizon = the long-run reference
+    assert horizon_factor(HORIZON_SEEN) == pytest.approx(HORIZON_MULT) and horizon_factor(10**9) == 1.0
+    # full fine-tuning was not calibrated on the suite: no horizon term, the small-data cap stays
+    assert recommend_lr(s, "full", 16, seen=200)["horizon_factor"] == 1.0
 
 
 def test_lr_reason_and_user_override(facts):
     p = make_plan(QWEN7, facts, gpu="H100-80GB")
     r = recs(p)["learning_rate"]
-    assert "sqrt(" in r.reason and "Small data" in r.reason and not r.overridden
+    assert "sqrt(" in r.reason and "horizon" in r.reason and not r.overridden
     eff = p.steps.effective_batch
-    assert r.value == pytest.approx(recommend_lr(p_shape(), "lora", eff, num_examples=500)["lr"])
+    assert r.value == pytest.approx(recommend_lr(p_shape(), "lora", eff, num_examples=450,
+                                                 seen=450 * p.config["num_train_epochs"])["lr"])
     o = make_plan(QWEN7, facts, gpu="H100-80GB", overrides=["learning_rate=1e-4"])
     ro = recs(o)["learning_rate"]
     assert ro.overridden and ro.value == 1e-4 and o.config["learning_rate"] == 1e-4 and "suggest" in ro.reason
@@ -101,14 +111,17 @@ def test_contradictory_overrides_name_the_flags(facts):
 def test_epochs_scale_with_size_and_ceiling():
     values = [epochs_for(n, 0) for n in (20, 100, 300, 1000, 3000, 10_000, 100_000)]
     assert values == sorted(values, reverse=True)
-    assert values[0] == 10 and values[3] == 3 and values[-1] == 1
+    assert values[0] == 3 and values[3] == 3 and values[-1] == 1
     assert epochs_for(1000, 10_000_000) < epochs_for(1000, 0)  # long answers count as more data
 
 
-def test_epochs_and_band_in_plan(facts):
+def test_epochs_and_stop_in_plan(facts):
     r = recs(make_plan(QWEN7, facts, gpu="4090"))
-    assert r["num_train_epochs"].value == epochs_for(500, 75_000)
-    assert r["stop_loss_band"].value == [0.7, 1.4]
+    assert r["num_train_epochs"].value == epochs_for(450, 75_000)  # 500 examples, 50 held out
+    # a held-out split: stop on held-out loss, keep the best checkpoint; the training-loss band is not set
+    assert r["early_stopping_patience"].value == 3 and "stop_loss_band" not in r
+    small = recs(make_plan(QWEN7, DataFacts(num_examples=60, mean_tokens=40, p99_tokens=60, max_tokens=64), gpu="4090"))
+    assert small["stop_loss_band"].value == [0.7, 1.4] and "early_stopping_patience" not in small
     p = make_plan(QWEN7, facts, gpu="4090", overrides=["num_train_epochs=20"])
     assert p.config["num_train_epochs"] == 20 and any("ceiling" in n for n in p.notes)
 
@@ -179,7 +192,7 @@ def test_every_reason_renders_in_both_languages(facts):
 def test_small_dataset_fewer_than_batch():
     tiny = DataFacts(num_examples=12, mean_tokens=40, p99_tokens=60, max_tokens=64)
     p = make_plan("smollm2-135m", tiny, gpu="24GB")
-    assert p.steps.effective_batch <= 12 and p.config["num_train_epochs"] == 10
+    assert p.steps.effective_batch <= 12 and p.config["num_train_epochs"] == 3
     assert p.steps.total_steps >= 10
 
 

@@ -55,6 +55,9 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
 
     # ---- setup: runtime, tokenizer, model (+ adapter), data, schedule
     setup.setup_runtime(cfg)
+    if cfg.bf16 and not torch.cuda.is_available() and not setup.cpu_has_bf16():
+        say("[yellow]bf16: true on a CPU without native bf16 (AVX512-BF16 / AMX): it is emulated and trains ~10x "
+            "slower than fp32 here. Set bf16: false for this machine (a plan made here does).[/]")
     from .data import prepare_data
 
     with _library_progress_bars_off():  # our plan printout below says what they would

@@ -59,11 +59,9 @@ def is_main_process() -> bool:
 
 
 def cpu_has_bf16() -> bool:
-    """Does this CPU compute bf16 natively (AVX512-BF16 / AMX)? Without it bf16 matmuls are emulated and slow."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # private helpers; absent in some torch builds
-        return False
+    from ..cpu import has_native_bf16
+
+    return has_native_bf16()
 
 
 def setup_runtime(cfg: TrainConfig) -> None:

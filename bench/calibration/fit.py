@@ -1,0 +1,141 @@
+"""Read the calibration runs, find each curve's best learning rate, fit the rule's constants, validate leave-one-task-out.
+
+    python bench/calibration/fit.py [--runs bench/calibration/runs.jsonl]
+
+1. Table: for every (model, task, effective batch, LoRA+, epochs) curve, held-out loss per learning rate (the best
+   checkpoint's, which is what a planned run keeps) and the curve's optimum: a parabola in log2(lr) through the best
+   measured point and its two neighbours; an optimum on the edge of the measured range is only a bound and is left
+   out of the fit.
+2. Fit: the ratio lr* / lr_v0, where lr_v0 = the literature reference for the model's shape x sqrt(batch / 128)
+   (plan/rules/learning_rate.reference_lr, the rule before the horizon term), regressed on log(optimizer steps):
+   log ratio = c + a * log(steps / 100). a is the horizon exponent (Bjorck et al. 2024 fit lr* = B * D^-beta).
+3. Leave-one-task-out: refit without a task, predict its curves' lr, read the loss there off the measured curve
+   (linear in log lr between measured points), and report the regret against the task's best measured run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if r.get("best_eval") is not None and math.isfinite(r["best_eval"])]
+
+
+def score(r: dict) -> float:
+    """A planned run keeps its best checkpoint; a diverged run scores what it ended at (never better)."""
+    return r["best_eval"] if r.get("stop") != "diverged" else max(r["best_eval"], r.get("final_eval") or math.inf)
+
+
+def curves(rows: list[dict]) -> dict[tuple, list[tuple[float, float, dict]]]:
+    out: dict[tuple, list] = defaultdict(list)
+    for r in rows:
+        if r["kind"] == "grid":
+            out[(r["model"], r["task"], r["batch"], r["loraplus"], r["epochs"])].append((r["lr"], score(r), r))
+    return {k: sorted(v, key=lambda x: x[0]) for k, v in out.items()}
+
+
+def optimum(points: list[tuple[float, float, dict]]) -> tuple[float, float, str]:
+    """(lr*, loss there, 'interior' | 'low edge' | 'high edge' | 'too few')."""
+    if len(points) < 3:
+        best = min(points, key=lambda p: p[1])
+        return best[0], best[1], "too few"
+    i = min(range(len(points)), key=lambda k: points[k][1])
+    if i in (0, len(points) - 1):
+        return points[i][0], points[i][1], "low edge" if i == 0 else "high edge"
+    (x0, y0), (x1, y1), (x2, y2) = [(math.log2(points[k][0]), points[k][1]) for k in (i - 1, i, i + 1)]
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
+    if a <= 0:
+        return points[i][0], points[i][1], "interior"
+    xv = min(max(-b / (2 * a), x0), x2)
+    return 2 ** xv, y1 - a * (x1 - xv) ** 2, "interior"
+
+
+def loss_at(points: list[tuple[float, float, dict]], lr: float) -> float | None:
+    """The measured curve read at lr (linear in log lr); None outside the measured range."""
+    xs = [math.log2(p[0]) for p in points]
+    x = math.log2(lr)
+    if not xs[0] <= x <= xs[-1]:
+        return None
+    for k in range(len(xs) - 1):
+        if xs[k] <= x <= xs[k + 1]:
+            t = (x - xs[k]) / (xs[k + 1] - xs[k])
+            return points[k][1] * (1 - t) + points[k + 1][1] * t
+    return points[-1][1]
+
+
+def v0_lr(model: str, batch: int) -> float:
+    """The rule before the horizon term: literature reference at batch 128 x sqrt(batch / 128)."""
+    from tiaocan.planning.rules.learning_rate import reference_lr
+    from tiaocan.planning.shapes import load_shape
+
+    ref, _ = reference_lr(load_shape(model), lora=True)
+    return ref * math.sqrt(batch / 128)
+
+
+def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares of y = c + a * x over (x = log(steps/100), y = log ratio); a = 0 with fewer than 2 distinct x."""
+    n = len(points)
+    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    a = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx > 1e-9 else 0.0
+    return my - a * mx, a
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=Path, default=HERE / "runs.jsonl")
+    a = ap.parse_args()
+    rows = load(a.runs)
+    cs = curves(rows)
+    print(f"{len(rows)} scored runs, {len(cs)} curves\n")
+    print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / rule v0 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    data = []
+    for key, pts in sorted(cs.items()):
+        model, task, batch, lp, ep = key
+        lr, loss, where = optimum(pts)
+        steps = pts[0][2]["steps"] if pts[0][2].get("stop") == "completed" else max(p[2].get("total_steps", 0) for p in pts)
+        ratio = lr / v0_lr(model, batch)
+        curve = ", ".join(f"{p[0]:.3g}→{p[1]:.3f}" for p in pts)
+        print(f"| {model} | {task} | {batch} | {lp:g} | {ep:g} | {steps} | {curve} | {lr:.3g} ({where}) | {loss:.3f} | {ratio:.1f} |")
+        if where == "interior" and not lp:
+            data.append(dict(model=model, task=task, batch=batch, steps=steps, x=math.log(steps / 100), y=math.log(ratio)))
+    if len(data) < 2:
+        print("\nfewer than 2 interior optima: nothing to fit")
+        return
+    c, slope = fit([(d["x"], d["y"]) for d in data])
+    print(f"\nfit on {len(data)} interior optima: lr* / rule_v0 = {math.exp(c):.2f} x (steps / 100)^{slope:+.3f}")
+    within2 = sum(abs(d["y"] - (c + slope * d["x"])) <= math.log(2) for d in data)
+    print(f"within x2 of the fitted rule: {within2} of {len(data)} curves")
+    print("\nleave-one-task-out (plain LoRA curves; regret = loss at the predicted lr vs the task's best measured run):")
+    best_task = defaultdict(lambda: math.inf)
+    for (model, task, *_), pts in cs.items():
+        best_task[(model, task)] = min(best_task[(model, task)], min(p[1] for p in pts))
+    for key, pts in sorted(cs.items()):
+        model, task, batch, lp, ep = key
+        if lp:
+            continue
+        train = [(d["x"], d["y"]) for d in data if d["task"] != task]
+        if len(train) < 2:
+            continue
+        c2, s2 = fit(train)
+        steps = max(p[2].get("total_steps", 0) for p in pts)
+        lr = v0_lr(model, batch) * math.exp(c2 + s2 * math.log(steps / 100))
+        at = loss_at(pts, lr)
+        best = best_task[(model, task)]
+        reg = f"{100 * (at - best) / best:+.1f} %" if at is not None else "outside measured lrs"
+        print(f"  {model} {task} batch {batch} ({steps} steps): predicted lr {lr:.3g}, loss {at if at is None else round(at, 3)}"
+              f" vs task best {best:.3f}: {reg}")
+
+
+if __name__ == "__main__":
+    main()
