@@ -54,6 +54,8 @@ def build_app(runs: str | Path):
                     mod.build(ctx)
         _wire(ctx, tabs)
         demo.load(_browser_lang, None, c["lang"])
+        for fn, out in c.get("on_load", []):
+            demo.load(fn, None, out)
     return demo
 
 
@@ -98,13 +100,7 @@ def launch(runs: str | Path = "runs", host: str = "127.0.0.1", port: int = 7860,
 
     from .common import MAX_UPLOAD_MB
 
-    auth = None
-    if host not in LOCAL_HOSTS:
-        token = token or os.environ.get("TIAOCAN_WEB_TOKEN") or secrets.token_urlsafe(18)
-        auth = lambda _user, pw: secrets.compare_digest(str(pw), token)  # noqa: E731
-        print(f"[tiaocan web] listening on {host}: anyone who can reach port {port} could start runs and read your "
-              f"data, so a token is required. Log in with any user name and this token as the password:\n"
-              f"    {token}", flush=True)
+    auth, token = auth_for(host, port, token)
     demo = build_app(runs)
     theme = gr.themes.Default(font=[FONT_STACK], font_mono=[MONO_STACK])
     print(f"[tiaocan web] runs: {runs}", flush=True)
@@ -112,6 +108,17 @@ def launch(runs: str | Path = "runs", host: str = "127.0.0.1", port: int = 7860,
         server_name=host, server_port=port, auth=auth, auth_message="tiaocan: the token printed at start",
         inbrowser=open_browser, quiet=quiet, max_file_size=f"{MAX_UPLOAD_MB}mb", allowed_paths=[str(runs / ".web")],
         i18n=_i18n(), theme=theme, css=CSS, footer_links=[], show_error=True)
+
+
+def auth_for(host: str, port: int, token: str | None):
+    """(auth callable or None, token): loopback needs none; any other address gets a token (given or random)."""
+    if host in LOCAL_HOSTS:
+        return None, None
+    token = token or os.environ.get("TIAOCAN_WEB_TOKEN") or secrets.token_urlsafe(18)
+    print(f"[tiaocan web] listening on {host}: anyone who can reach port {port} could start runs and read your "
+          f"data, so a token is required. Log in with any user name and this token as the password:\n"
+          f"    {token}", flush=True)
+    return (lambda _user, pw: secrets.compare_digest(str(pw), token)), token
 
 
 def _i18n():

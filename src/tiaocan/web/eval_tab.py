@@ -11,7 +11,7 @@ from . import jobs
 from .common import BUNDLED, Ctx, error_md, esc
 from .runs_tab import run_choices
 from .text import L, tr
-from .train_tab import job_choices
+from .train_tab import _latest, job_choices
 
 
 def build(ctx: Ctx) -> None:
@@ -26,7 +26,8 @@ def build(ctx: Ctx) -> None:
         start = gr.Button(L("start"), variant="primary", elem_id="eval-start")
     job = gr.Dropdown(job_choices(ctx, "eval"), label=L("job"), elem_id="eval-job")
     status = gr.HTML(elem_id="eval-status")
-    failures = gr.Dataframe(label=L("failures"), interactive=False, wrap=True, elem_id="eval-failures", max_height=420)
+    failures = gr.Dataframe(label=L("failures"), interactive=False, wrap=True, elem_id="eval-failures", max_height=420,
+                            column_widths=["9%", "4%", "21%", "24%", "24%", "18%"])
     advice = gr.HTML(elem_id="eval-advice")
     gr.Markdown("---")
     with gr.Row():
@@ -40,6 +41,9 @@ def build(ctx: Ctx) -> None:
         c["retrain"] = gr.Button(L("retrain"), variant="primary", elem_id="eval-retrain")
     added = gr.HTML()
     c["eval_run"] = run
+    c.setdefault("on_load", []).append((lambda: _latest(ctx, "eval"), job))
+    c["on_load"].append((lambda: gr.update(choices=run_choices(ctx)), run))
+    run.focus(lambda: gr.update(choices=run_choices(ctx)), None, run)
 
     def on_start(run_dir, test_file, with_base, n, lang):
         if not run_dir:

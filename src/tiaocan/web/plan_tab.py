@@ -22,7 +22,7 @@ def build(ctx: Ctx) -> None:
         plan_btn = gr.Button(L("make_plan"), variant="primary", elem_id="plan-btn")
     head = gr.HTML(elem_id="plan-head")
     table = gr.Dataframe(headers=list(COLS), label=L("plan_table"), interactive=True, static_columns=[0, 2, 3],
-                         wrap=True, column_widths=["18%", "12%", "50%", "20%"], elem_id="plan-table", max_height=640)
+                         wrap=True, column_widths=["18%", "12%", "50%", "20%"], elem_id="plan-table", max_height=1000)
     with gr.Row(equal_height=True):
         key = gr.Dropdown([], label=L("param"), elem_id="set-key", scale=2, allow_custom_value=True)
         val = gr.Textbox(label=L("value"), elem_id="set-value", scale=2)
@@ -33,7 +33,7 @@ def build(ctx: Ctx) -> None:
     with gr.Row(equal_height=True):
         fmt_pick = gr.Radio(["llamafactory", "axolotl", "hf"], value="llamafactory", label=L("export_fmt"))
         export_btn = gr.Button(L("export"), elem_id="export-btn")
-        files = gr.File(label=L("exported"), file_count="multiple", interactive=False, elem_id="exported")
+        files = gr.File(label=L("exported"), file_count="multiple", interactive=False, elem_id="exported", height=90)
     c["to_train"] = gr.Button(L("to_train"), variant="primary", elem_id="to-train")
     c["method"] = method
 

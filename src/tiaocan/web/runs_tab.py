@@ -29,6 +29,7 @@ def build(ctx: Ctx) -> None:
     refresh.click(lambda v: gr.update(choices=run_choices(ctx), value=[x for x in (v or []) if Path(x).exists()]),
                   pick, pick)
     c["runs_pick"] = pick
+    c.setdefault("on_load", []).append((lambda: gr.update(choices=run_choices(ctx)), pick))
 
     def show(paths, lang):
         from ..diagnose import diagnose_curves, read_run

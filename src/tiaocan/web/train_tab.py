@@ -38,6 +38,8 @@ def build(ctx: Ctx) -> None:
         log = gr.Textbox(lines=12, max_lines=12, show_label=False, elem_id="train-log", autoscroll=True)
     seen = gr.State("")
     c["train_job"] = job
+    # a new page (refresh, second tab) lists the jobs as they are now and shows the newest one
+    c.setdefault("on_load", []).append((lambda: _latest(ctx, "train"), job))
 
     c["train_config"].change(lambda cfg: _yaml(cfg), c["train_config"], cfg_view)
 
@@ -102,6 +104,11 @@ def build(ctx: Ctx) -> None:
     outs = [status, plot, findings, log, seen]
     gr.Timer(2.0).tick(tick, [job, seen, c["lang"]], outs, show_progress="hidden")
     job.change(tick, [job, gr.State(""), c["lang"]], outs)
+
+
+def _latest(ctx: Ctx, kind: str):
+    ch = job_choices(ctx, kind)
+    return gr.update(choices=ch, value=ch[0][1] if ch else None)
 
 
 def _yaml(cfg) -> str:

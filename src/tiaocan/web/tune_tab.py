@@ -12,7 +12,7 @@ import gradio as gr
 from . import jobs
 from .common import Ctx, error_md, esc, fmt, xy_figure
 from .text import L, tr
-from .train_tab import job_choices
+from .train_tab import _latest, job_choices
 
 
 def build(ctx: Ctx) -> None:
@@ -27,6 +27,7 @@ def build(ctx: Ctx) -> None:
     trials = gr.Dataframe(label=L("trials"), interactive=False, elem_id="tune-trials", max_height=360)
     plot = gr.Plot(elem_id="tune-plot")
     c["best_cfg"] = gr.State(None)
+    c.setdefault("on_load", []).append((lambda: _latest(ctx, "tune"), job))
     c["train_best"] = gr.Button(L("best_cfg"), variant="primary", elem_id="tune-best")
 
     def on_start(cfg, b, n, lang):
