@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUPPORT
+SUPPORT = Path(__file__).resolve().parents[2] / "src" / "tiaocan" / "examples" / "support"
 
 pytestmark = pytest.mark.integration
 TABS = ("data", "plan", "train", "runs", "tune", "eval")
