@@ -137,12 +137,14 @@ def test_main_flow_en_then_zh(web_server, browser, shots_dir, tmp_path):
 
     # 6 · eval → failures listed
     _tab(page, "eval")
+    time.sleep(1)  # the tab lists the runs again when opened
     _fill(page, "eval-run", "web-run", enter=True)
+    _wait(lambda: page.input_value("#eval-run input") == "web-run", 10, "the run to be picked")
     _fill(page, "eval-test", str(test_file), enter=True)
     _fill(page, "eval-max-samples", "4")
     page.click("#eval-start")
     _wait(lambda: "finished" in page.inner_text("#eval-status") or "failed" in page.inner_text("#eval-status"),
-          600, "the eval job", every=3)
+          400, "the eval job", every=3)
     assert "finished" in page.inner_text("#eval-status"), page.inner_text("#eval-status")
     _wait(lambda: page.query_selector_all("#eval-failures [role=gridcell]"), 30, "the failure list")
     _shot(page, shots_dir, "en-6-eval")

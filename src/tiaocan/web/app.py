@@ -50,12 +50,15 @@ def build_app(runs: str | Path):
         with gr.Tabs() as tabs:
             for tab_id, mod in (("data", data_tab), ("plan", plan_tab), ("train", train_tab), ("runs", runs_tab),
                                 ("tune", tune_tab), ("eval", eval_tab)):
-                with gr.Tab(L(f"tab_{tab_id}"), id=tab_id, elem_id=f"tab-{tab_id}"):
+                with gr.Tab(L(f"tab_{tab_id}"), id=tab_id, elem_id=f"tab-{tab_id}") as tab:
                     mod.build(ctx)
+                c.setdefault("tab_objs", {})[tab_id] = tab
         _wire(ctx, tabs)
         demo.load(_browser_lang, None, c["lang"])
         for fn, out in c.get("on_load", []):
             demo.load(fn, None, out)
+        for tab_id, (fn, out) in c.get("on_select", {}).items():
+            c["tab_objs"][tab_id].select(fn, None, out)
     return demo
 
 

@@ -43,7 +43,9 @@ def build(ctx: Ctx) -> None:
     c["eval_run"] = run
     c.setdefault("on_load", []).append((lambda: _latest(ctx, "eval"), job))
     c["on_load"].append((lambda: gr.update(choices=run_choices(ctx)), run))
-    run.focus(lambda: gr.update(choices=run_choices(ctx)), None, run)
+    # runs appear while the page is open: list them again whenever the tab is opened (not on focus: a choices
+    # update while the user types into the box races with the typing)
+    c.setdefault("on_select", {})["eval"] = (lambda: gr.update(choices=run_choices(ctx)), run)
 
     def on_start(run_dir, test_file, with_base, n, lang):
         if not run_dir:
