@@ -154,7 +154,7 @@ def _topic_rows(data: str, topic: str):
 def render_eval(j: jobs.Job, lang: str):
     import pandas as pd
 
-    from ..evaluate.results import EvalReport
+    from ..evaluation.results import EvalReport
 
     state = j.state()
     out = Path(j.output)

@@ -42,7 +42,7 @@ def build(ctx: Ctx) -> None:
 
     def make(report, data, dataset_dir, model, gpu, method, overrides, lang):
         from ..data.inspect import DataReport
-        from ..plan import make_plan
+        from ..planning import make_plan
 
         if not report:
             return (error_md(tr(lang, "Inspect the data first (tab 1).", "请先分析数据（第 1 页）。")),
@@ -92,7 +92,7 @@ def build(ctx: Ctx) -> None:
 
     def export(cfg, to):
         from ..config import build_config
-        from ..export import export_config
+        from ..exporting import export_config
 
         if not cfg:
             raise gr.Error("make a plan first")

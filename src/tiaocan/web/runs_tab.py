@@ -32,7 +32,7 @@ def build(ctx: Ctx) -> None:
     c.setdefault("on_load", []).append((lambda: gr.update(choices=run_choices(ctx)), pick))
 
     def show(paths, lang):
-        from ..diagnose import diagnose_curves, read_run
+        from ..diagnosis import diagnose_curves, read_run
         import yaml
 
         if not paths:

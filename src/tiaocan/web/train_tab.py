@@ -134,7 +134,7 @@ def _progress(run: Path) -> dict:
 
 def render_run(j: jobs.Job, lang: str):
     """Status line, curve figure and findings for one train job (all read from its run dir)."""
-    from ..diagnose import diagnose_curves, read_run
+    from ..diagnosis import diagnose_curves, read_run
 
     run = Path(j.output)
     state = j.state()

@@ -72,7 +72,7 @@ def _records(out: Path):
         return []
     import optuna
 
-    from ..tune.results import trial_record
+    from ..tuning.results import trial_record
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{db.resolve()}"
