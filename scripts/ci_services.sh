@@ -18,6 +18,14 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null;
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
 
+# Headless Chromium + a CJK font for the browser tests of `tiaocan web` (tests/web skip without them).
+if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  echo "[services] installing chromium and fonts-noto-cjk (Debian packages) for the browser tests"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null 2>&1 \
+    || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+         chromium fonts-noto-cjk >/dev/null 2>&1; } || echo "[services] chromium not installed: browser tests will skip"
+fi
+
 if [ -z "$(pg_bin)" ]; then
   echo "[services] installing postgresql (Debian package)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null \

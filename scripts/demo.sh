@@ -28,3 +28,4 @@ echo "== 5/5 eval: which test answers are still wrong, tuned vs base model"
 $T eval "$OUT/run" --test "$DATA/test.jsonl" --base --json "$OUT/eval.json"
 
 echo "done: see $OUT/ (lengths.png, plan.yaml, run/, report.html, eval.json)"
+echo "in the browser: pip install -e \".[web]\" && .venv/bin/tiaocan web --runs runs"

@@ -18,6 +18,7 @@ from . import export_cmd  # noqa: E402,F401
 from . import tune_cmd  # noqa: E402,F401
 from . import diagnose_cmd  # noqa: E402,F401
 from . import report_cmd  # noqa: E402,F401
+from . import web_cmd  # noqa: E402,F401
 
 
 TORCH_COMMANDS = {"train", "tune", "eval"}

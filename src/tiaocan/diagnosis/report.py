@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..fonts import FONT_STACK
 from .core import diagnose_curves
 from .readers import read_some
 from .signals import ema, smoothing_weight
@@ -131,7 +132,7 @@ def _run_section(c: Curves, d: RunDiagnosis) -> str:
             + (f"<details><summary>notes</summary><ul>{notes}</ul></details>" if notes else "") + "</section>")
 
 
-CSS = """body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;margin:2em;max-width:1200px}
+CSS = """body{font-family:""" + FONT_STACK + """;margin:2em;max-width:1200px}
 img{max-width:100%}table{border-collapse:collapse;width:100%;font-size:.9em}td,th{border:1px solid #ddd;padding:.4em;vertical-align:top}
 tr.critical td:first-child{color:#c62828;font-weight:bold}tr.warning td:first-child{color:#ef6c00;font-weight:bold}
 tr.info td:first-child{color:#1565c0}pre.yaml{background:#f6f8fa;padding:1em;overflow:auto}.ok{color:#2e7d32;font-weight:bold}

@@ -5,9 +5,10 @@ from html import escape
 from pathlib import Path
 from typing import Optional
 
+from ..fonts import FONT_STACK
 from .results import EvalReport, ModelEval, Scores
 
-_STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+_STYLE = """body{font-family:""" + FONT_STACK + """;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
 th{background:#f3f3f3}.bad{color:#b00}.good{color:#070}.advice li{margin:.3em 0}code{background:#f6f6f6}
 td.text{max-width:320px;white-space:pre-wrap}"""

@@ -7,6 +7,7 @@ import html
 import io
 from pathlib import Path
 
+from ..fonts import FONT_STACK
 from .results import TuneResult
 
 COLOURS = {"COMPLETE": "tab:green", "PRUNED": "tab:orange", "FAIL": "tab:red", "RUNNING": "tab:gray", "WAITING": "tab:gray"}
@@ -108,7 +109,7 @@ def write_report(r: TuneResult, path: str | Path) -> Path:
     best = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in r.best_params.items())
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in r.notes)
     p.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>tiaocan tune — {html.escape(r.study_name)}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
+<style>body{{font-family:{FONT_STACK};max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}}tr.pruned{{color:#a60}}
 tr.fail{{color:#b00}}tr.complete{{color:#060}}</style></head><body>
 <h1>tiaocan tune — {html.escape(r.study_name)}</h1><table>{rows}</table>
