@@ -7,8 +7,11 @@
    measured point and its two neighbours; an optimum on the edge of the measured range is only a bound and is left
    out of the fit.
 2. Fit: the ratio lr* / lr_v0, where lr_v0 = the literature reference for the model's shape x sqrt(batch / 128)
-   (plan/rules/learning_rate.reference_lr, the rule before the horizon term), regressed on log(optimizer steps):
-   log ratio = c + a * log(steps / 100). a is the horizon exponent (Bjorck et al. 2024 fit lr* = B * D^-beta).
+   (planning/rules/learning_rate.reference_lr, the rule before the horizon term), against the horizon in examples
+   seen (training examples x epochs): log ratio = c_model + a * log(seen / 1000). The slope a (= -HORIZON_EXP) comes
+   from the variation within each model (fixed effects: each model's own offset is removed), so a model measured at
+   one horizon only does not bend it; the rule's constant c is the mean of the models' offsets (each model weighs
+   the same), because the plan must serve models it was not calibrated on. Bjorck et al. 2024 fit lr* = B * D^-beta.
 3. Leave-one-task-out: refit without a task, predict its curves' lr, read the loss there off the measured curve
    (linear in log lr between measured points), and report the regret against the task's best measured run.
 """
@@ -81,13 +84,22 @@ def v0_lr(model: str, batch: int) -> float:
     return ref * math.sqrt(batch / 128)
 
 
-def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least squares of y = c + a * x over (x = log(steps/100), y = log ratio); a = 0 with fewer than 2 distinct x."""
-    n = len(points)
-    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    a = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx > 1e-9 else 0.0
-    return my - a * mx, a
+def fit(points: list[tuple[str, float, float]]) -> tuple[float, float]:
+    """(c, a) for y = c_model + a * x with x = log(seen / 1000), y = log ratio, points = (model, x, y).
+
+    a: least squares on the within-model deviations (0 when no model has two horizons); c: mean of the models'
+    own offsets (y - a * x averaged per model, then across models)."""
+    by: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for m, x, y in points:
+        by[m].append((x, y))
+    sxy = sxx = 0.0
+    for pts in by.values():
+        mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
+        sxy += sum((x - mx) * (y - my) for x, y in pts)
+        sxx += sum((x - mx) ** 2 for x, _ in pts)
+    a = sxy / sxx if sxx > 1e-9 else 0.0
+    offsets = [sum(y - a * x for x, y in pts) / len(pts) for pts in by.values()]
+    return sum(offsets) / len(offsets), a
 
 
 def main() -> None:
@@ -103,17 +115,24 @@ def main() -> None:
     for key, pts in sorted(cs.items()):
         model, task, batch, lp, ep = key
         lr, loss, where = optimum(pts)
-        steps = pts[0][2]["steps"] if pts[0][2].get("stop") == "completed" else max(p[2].get("total_steps", 0) for p in pts)
+        steps = max(p[2].get("total_steps", 0) for p in pts)
+        seen = pts[0][2]["n_train"] * ep
         ratio = lr / v0_lr(model, batch)
         curve = ", ".join(f"{p[0]:.3g}→{p[1]:.3f}" for p in pts)
         print(f"| {model} | {task} | {batch} | {lp:g} | {ep:g} | {steps} | {curve} | {lr:.3g} ({where}) | {loss:.3f} | {ratio:.1f} |")
         if where == "interior" and not lp:
-            data.append(dict(model=model, task=task, batch=batch, steps=steps, x=math.log(steps / 100), y=math.log(ratio)))
+            data.append(dict(model=model, task=task, batch=batch, seen=seen, x=math.log(seen / 1000), y=math.log(ratio)))
     if len(data) < 2:
         print("\nfewer than 2 interior optima: nothing to fit")
         return
-    c, slope = fit([(d["x"], d["y"]) for d in data])
-    print(f"\nfit on {len(data)} interior optima: lr* / rule_v0 = {math.exp(c):.2f} x (steps / 100)^{slope:+.3f}")
+    c, slope = fit([(d["model"], d["x"], d["y"]) for d in data])
+    print(f"\nfit on {len(data)} interior optima ({len({d['model'] for d in data})} models): "
+          f"lr* / rule_v0 = {math.exp(c):.2f} x (examples seen / 1000)^{slope:+.3f}")
+    for m in sorted({d["model"] for d in data}):
+        own = [d for d in data if d["model"] == m]
+        off = sum(d["y"] - slope * d["x"] for d in own) / len(own)
+        print(f"  {m}: own offset x{math.exp(off):.2f} (the rule uses x{math.exp(c):.2f}: this model's best lr is "
+              f"x{math.exp(off - c):.2f} the rule's)")
     within2 = sum(abs(d["y"] - (c + slope * d["x"])) <= math.log(2) for d in data)
     print(f"within x2 of the fitted rule: {within2} of {len(data)} curves")
     print("\nleave-one-task-out (plain LoRA curves; regret = loss at the predicted lr vs the task's best measured run):")
@@ -124,12 +143,13 @@ def main() -> None:
         model, task, batch, lp, ep = key
         if lp:
             continue
-        train = [(d["x"], d["y"]) for d in data if d["task"] != task]
+        train = [(d["model"], d["x"], d["y"]) for d in data if d["task"] != task]
         if len(train) < 2:
+            print(f"  {model} {task} batch {batch}: no interior optimum outside this task to fit on")
             continue
         c2, s2 = fit(train)
         steps = max(p[2].get("total_steps", 0) for p in pts)
-        lr = v0_lr(model, batch) * math.exp(c2 + s2 * math.log(steps / 100))
+        lr = v0_lr(model, batch) * math.exp(c2 + s2 * math.log(pts[0][2]["n_train"] * ep / 1000))
         at = loss_at(pts, lr)
         best = best_task[(model, task)]
         reg = f"{100 * (at - best) / best:+.1f} %" if at is not None else "outside measured lrs"

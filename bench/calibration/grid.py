@@ -12,7 +12,9 @@ held-out file (val.jsonl, never trained on): eval loss about 6 times a run and a
 the final model's and the best checkpoint's loss are known. No checkpoints are written (the runs are for scoring).
 
 Baselines (what users run today), each once per (task, model):
-  plan_v0      today's plan exactly as `tiaocan plan` writes it (its lr, batch, epoch ceiling and loss-band stop)
+  plan_v0      the plan before the calibration (its lr, batch, epoch ceiling and loss-band stop), as written then
+  plan_v1      the plan now, exactly as `tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl` writes it
+               (horizon-aware lr, <= 3 epochs, stop on held-out loss keeping the best checkpoint)
   llamaboard   LlamaBoard's defaults: lr 5e-5, batch 2 x 8, 3 epochs, LoRA r 8 / alpha 16
   lf_example   LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml: lr 1e-4, 1 x 8, 3 epochs, warmup 0.1, r 8
   common_2e-4  the common 2e-4 (Unsloth / Axolotl / QLoRA scripts) at batch 2 x 4, 3 epochs
@@ -74,6 +76,18 @@ def run_config(base: dict, task: str, *, lr: float, batch: int, epochs: float, m
                save_steps=10**9, save_total_limit=1, plot_loss=False, seed=0, loraplus_lr_ratio=None)
     cfg.update(extra)
     return cfg
+
+
+def plan_v1_job(task: str, model: str, gpu: str | None) -> dict:
+    """The current plan for this task, run as written (its own eval cadence, stop rule and best checkpoint)."""
+    from tiaocan.planning import make_plan
+
+    plan = make_plan(model, _rel(DATA / task / "train.jsonl"), gpu=gpu,
+                     overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
+    cfg = dict(plan.config, plot_loss=False, seed=0, save_total_limit=2)
+    b = cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"]
+    jid = f"{model}|{task}|plan_v1|lr{cfg['learning_rate']:.3g}|b{b}|e{cfg['num_train_epochs']:g}|lp0"
+    return dict(id=jid, task=task, model=model, kind="plan_v1", config=cfg)
 
 
 def list_jobs(models: list[str], gpu: str | None, micro_cap: int, tasks: list[str] | None = None) -> list[dict]:
@@ -153,7 +167,8 @@ def run_one(job: dict, scratch: Path) -> dict:
     n_train = sum(1 for _ in open(cfg["dataset"], encoding="utf-8"))
     steps = math.ceil(cfg["num_train_epochs"] * math.ceil(math.ceil(n_train / cfg["per_device_train_batch_size"])
                                                           / cfg["gradient_accumulation_steps"]))
-    cfg["eval_steps"] = max(1, math.ceil(steps / 6))
+    if job["kind"] != "plan_v1":  # a plan keeps its own eval cadence (and its best-checkpoint rule)
+        cfg["eval_steps"] = max(1, math.ceil(steps / 6))
     t = time.time()
     row = dict(id=job["id"], task=job["task"], model=job["model"], kind=job["kind"], lr=cfg["learning_rate"],
                batch=cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"],
@@ -205,6 +220,7 @@ def main() -> None:
     j.add_argument("--micro-cap", type=int, default=16, help="largest micro batch (the rest is accumulation)")
     j.add_argument("--out", type=Path, default=HERE / "jobs.jsonl")
     j.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    j.add_argument("--plan-v1-only", action="store_true", help="only the current plan's run per (task, model)")
     r = sub.add_parser("run")
     r.add_argument("--jobs", type=Path, default=HERE / "jobs.jsonl")
     r.add_argument("--results", type=Path, default=HERE / "runs.jsonl")
@@ -220,7 +236,11 @@ def main() -> None:
     w.add_argument("--deadline-at", type=float)
     a = p.parse_args()
     if a.cmd == "jobs":
-        jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, a.tasks.split(",") if a.tasks else None)
+        tasks = a.tasks.split(",") if a.tasks else list(TASKS)
+        if a.plan_v1_only:
+            jobs = [plan_v1_job(t, m, a.gpu) for m in a.models.split(",") for t in tasks]
+        else:
+            jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, tasks)
         a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")
         print(f"{len(jobs)} jobs -> {a.out}")
     elif a.cmd == "run":
