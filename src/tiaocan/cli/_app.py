@@ -17,6 +17,7 @@ console = make_console()
 @dataclass
 class _State:
     debug: bool = False
+    verbose: bool = False
     interrupt_reported: bool = False  # a command already said where it stopped (train: the step)
 
 
@@ -31,9 +32,14 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show the libraries' progress bars "
+                                       "(datasets, weight loading) and warnings (FutureWarning).")) -> None:
     """调参 tiaocan — inspect data, plan, train, diagnose, tune and evaluate LLM fine-tuning."""
-    state.debug = debug
+    from ..verbosity import set_verbose
+
+    state.debug, state.verbose = debug, verbose
+    set_verbose(verbose)
 
 
 JsonOpt = typer.Option(None, "--json", help="Also write the result as JSON to this path.")

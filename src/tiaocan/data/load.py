@@ -186,9 +186,14 @@ def load_dataset(spec: str, dataset_dir: str | Path = "data", formatting: str = 
 
 
 def quiet_progress(quiet: bool = True) -> None:
-    """datasets' per-step progress bars are noise on small data; keep them for long jobs."""
+    """datasets' per-step progress bars are noise on small data; keep them for long jobs — unless the command
+    line asked for quiet output (the default; `tiaocan --verbose` shows them)."""
     from datasets.utils import logging as ds_logging
 
+    from ..verbosity import is_verbose, quiet_requested
+
+    if quiet_requested() and not is_verbose():
+        quiet = True
     (ds_logging.disable_progress_bar if quiet else ds_logging.enable_progress_bar)()
 
 

@@ -136,9 +136,16 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
 
 @contextlib.contextmanager
 def _library_progress_bars_off():
-    """Silence datasets' and transformers' tqdm bars (tokenizing, weight loading) and restore them after."""
+    """Silence datasets' and transformers' tqdm bars (tokenizing, weight loading) and restore them after
+    (`tiaocan --verbose` keeps them)."""
     import datasets
     from transformers.utils import logging as hf_logging
+
+    from ..verbosity import is_verbose
+
+    if is_verbose():
+        yield
+        return
 
     ds_on, hf_on = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
     datasets.disable_progress_bars()
