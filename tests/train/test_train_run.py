@@ -36,7 +36,9 @@ def test_lora_run_end_to_end(base_cfg, tmp_path):
     lrs = [r["lr"] for r in train_rows]
     assert lrs[0] < lrs[1] and lrs[2] > lrs[-1] and lrs[-1] < 0.1 * cfg["learning_rate"]
     assert s.tokens_seen == train_rows[-1]["total_tokens"] > 0
-    assert s.final_train_loss == pytest.approx(train_rows[-1]["loss"])
+    # one definition of "final train loss" (tiaocan.losscurve): the median of the last tenth, at least 5 losses
+    assert s.final_train_loss == pytest.approx(sorted(r["loss"] for r in train_rows[-5:])[2])
+    assert s.last_train_loss == pytest.approx(train_rows[-1]["loss"])
     assert s.best_eval_loss == pytest.approx(min(r["eval_loss"] for r in eval_rows))
     assert s.trainable_params > 0 and s.peak_memory_mb > 0
     saved = yaml.safe_load((run / "tiaocan_config.yaml").read_text())

@@ -42,7 +42,7 @@ def diagnose_cmd(
     result = diagnose(runs, band=parse_band(band), check_data=not no_data)
     for d in result.runs:
         head = "[bold green]healthy[/]" if d.healthy else "[bold red]needs changes[/]"
-        fl = f"{d.final_loss:.3g}" if d.final_loss is not None else "–"
+        fl = f"{d.final_loss:.4f}" if d.final_loss is not None else "–"
         be = f" · best eval loss {d.best_eval_loss:.3g}" if d.best_eval_loss is not None else ""
         fin = "" if d.finished is not False else " · [yellow]not finished[/]"
         console.print(f"\n[bold]{d.name}[/] ({d.source}) · {head} · last step {d.last_step} · final train loss {fl}{be}{fin}")

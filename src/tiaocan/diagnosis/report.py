@@ -113,7 +113,7 @@ def _img(path: Path, alt: str) -> str:
 def _run_section(c: Curves, d: RunDiagnosis) -> str:
     e = html.escape
     status = "healthy" if d.healthy else "needs changes"
-    fl = f"{d.final_loss:.3g}" if d.final_loss is not None and math.isfinite(d.final_loss) else "–"
+    fl = f"{d.final_loss:.4f}" if d.final_loss is not None and math.isfinite(d.final_loss) else "–"
     be = f"{d.best_eval_loss:.3g}" if d.best_eval_loss is not None else "–"
     rows = "".join(
         f'<tr class="{f.severity}"><td>{e(f.severity)}</td><td><b>{e(f.title)}</b><br><span lang="zh">{e(f.title_zh)}</span></td>'

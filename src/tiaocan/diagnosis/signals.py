@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..config import LOSS_BAND, parse_band
+from ..losscurve import edge_count, ema, smoothing_weight  # noqa: F401 — one definition, re-exported
 from .types import Curves
 
 DEFAULT_BAND = LOSS_BAND  # the practitioner's target train-loss band, unless the run set stop_loss_band
@@ -38,20 +39,6 @@ def rolling_median(x: np.ndarray, w: int) -> np.ndarray:
     for i in list(range(h)) + list(range(n - h, n)):  # the few edge points, with their shorter windows
         out[i] = np.median(x[max(0, i - h): i + h + 1])
     return out
-
-
-def ema(x: np.ndarray, weight: float) -> np.ndarray:
-    """TensorBoard-style debiased exponential moving average (for plots: it lags, so findings use medians)."""
-    out, acc, norm = np.empty(len(x)), 0.0, 0.0
-    for i, v in enumerate(x):
-        acc, norm = weight * acc + (1 - weight) * v, weight * norm + (1 - weight)
-        out[i] = acc / norm
-    return out
-
-
-def smoothing_weight(n: int) -> float:
-    """Heavier smoothing for longer curves: about n/15 points of memory, between 0.6 and 0.98."""
-    return float(min(0.98, max(0.6, 1 - 15 / max(n, 1))))
 
 
 def mad_sigma(x: np.ndarray) -> float:
@@ -94,8 +81,8 @@ class Signals:
     level: np.ndarray          # rolling median of loss
     sigma: float               # noise scale of loss around its level
     sigma_log: float           # the same in log space (loss noise is multiplicative: use for relative tests)
-    start: float               # median of the first tenth
-    end: float                 # median of the last tenth
+    start: float               # median of the first tenth (losscurve.start_level)
+    end: float                 # median of the last tenth (losscurve.final_level: the "final train loss")
     k: int                     # points in a tenth (>= 3)
     nonfinite_steps: list[int]
     lr: np.ndarray             # lr aligned with all train points (NaN where missing)
@@ -105,6 +92,7 @@ class Signals:
     notes: list[str] = field(default_factory=list)  # checks add what they could not judge (e.g. data missing)
     found: list = field(default_factory=list)  # findings of the checks run so far (later checks defer to causes)
     check_data: bool = True  # truncation re-reads the dataset (tokenizer load): callers may switch it off
+    first: float = math.nan    # the first logged loss ("started at")
 
     @property
     def n(self) -> int:
@@ -198,11 +186,12 @@ def compute(curves: Curves, band: tuple[float, float] | None = None) -> Signals:
     n = len(loss)
     w = window_for(n)
     level = rolling_median(loss, w) if n else loss
-    k = min(n, max(5, n // 10))  # >= 5 points: a median of 3 is too noisy for a start/end level
+    k = edge_count(n)  # the same tenth (>= 5 points) as losscurve.start_level / final_level
     start = float(np.median(loss[:k])) if n else math.nan
     end = float(np.median(loss[-k:])) if n else math.nan
     return Signals(curves=curves, band=band, steps=steps, loss=loss, level=level,
                    sigma=mad_sigma(loss - level) if n else 0.0,
                    sigma_log=mad_sigma(np.log(loss) - np.log(level)) if n and (loss > 0).all() else 0.0, start=start, end=end, k=k,
                    nonfinite_steps=[int(s) for s in steps_all[~ok]],
-                   lr=curves.arr("lr"), grad_norm=curves.arr("grad_norm"), epoch=curves.arr("epoch"), cfg=cfg)
+                   lr=curves.arr("lr"), grad_norm=curves.arr("grad_norm"), epoch=curves.arr("epoch"), cfg=cfg,
+                   first=float(loss[0]) if n else math.nan)

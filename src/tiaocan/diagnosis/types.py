@@ -89,7 +89,9 @@ class RunDiagnosis(BaseModel):
     healthy: bool = Field(description="True when no critical or warning finding fired.")
     finished: Optional[bool] = None
     last_step: Optional[int] = None
-    final_loss: Optional[float] = Field(None, description="Median of the last tenth of train losses.")
+    final_loss: Optional[float] = Field(None, description="Final train loss: the median of the last tenth of the "
+                                        "logged train losses, at least 5 (tiaocan.losscurve.final_level; "
+                                        "run_summary.json's final_train_loss).")
     best_eval_loss: Optional[float] = None
     band: tuple[float, float] = LOSS_BAND
     findings: list[Finding] = Field(default_factory=list)

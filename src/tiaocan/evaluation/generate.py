@@ -10,6 +10,7 @@ import time
 from typing import Callable, Optional
 
 from ..data import prompt_ids, template_info
+from ..progress import StepProgress
 
 DEFAULT_MAX_NEW_TOKENS = 128
 
@@ -59,7 +60,7 @@ def generate_answers(model, tokenizer, prompts: list[list[dict]], max_new_tokens
     was_training = model.training
     model.eval()
     start = time.perf_counter()
-    with _progress(progress, len(encoded), desc) as advance, torch.inference_mode():
+    with StepProgress(progress, len(encoded), desc) as advance, torch.inference_mode():
         for b in range(0, len(order), max(1, batch_size)):
             batch = order[b:b + batch_size]
             seqs = [encoded[i] for i in batch]
@@ -95,27 +96,3 @@ def _decode_until_stop(tokenizer, ids: list[int], stops: list[int]) -> str:
             ids = ids[:k]
             break
     return tokenizer.decode(ids, skip_special_tokens=True).strip()
-
-
-class _progress:
-    """A rich progress bar (or nothing); yields `advance(n)`."""
-
-    def __init__(self, enabled: bool, total: int, desc: str):
-        self.enabled, self.total, self.desc = enabled, total, desc
-        self._bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                             TimeRemainingColumn(), transient=True)
-        self._bar.__enter__()
-        task = self._bar.add_task(self.desc, total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-        return False

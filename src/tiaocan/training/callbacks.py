@@ -204,6 +204,9 @@ class Progress(TrainerCallback):
         self.task = None
         self.fields = {"loss": "-", "lr": "-", "tps": "-"}
         self.start, self.start_tokens, self.last_printed = time.time(), 0, -1
+        self.eval_task = None  # the in-training eval's bar (terminal) or line printer (pipe): examples done / total
+        self.eval_lines = None
+        self.eval_done = 0
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
@@ -214,12 +217,12 @@ class Progress(TrainerCallback):
             from rich.progress import Progress as RichProgress
 
             self.bar = RichProgress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[tps]} tok/s"),
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
                 TimeRemainingColumn(), console=self.console, transient=False,
             )
             self.bar.start()
-            self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step, **self.fields)
+            self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step, info=self._info())
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
@@ -231,7 +234,7 @@ class Progress(TrainerCallback):
             self.fields["lr"] = f"{logs['learning_rate']:.2e}"
         self.fields["tps"] = f"{(state.num_input_tokens_seen - self.start_tokens) / elapsed:,.0f}"
         if self.bar is not None:
-            self.bar.update(self.task, completed=state.global_step, **self.fields)
+            self.bar.update(self.task, completed=state.global_step, info=self._info())
             if "eval_loss" in logs:
                 self.bar.console.print(f"step {state.global_step}: eval loss {logs['eval_loss']:.4f}")
         elif "eval_loss" in logs:
@@ -242,6 +245,37 @@ class Progress(TrainerCallback):
                 self.last_printed = state.global_step
                 self.console.print(f"step {state.global_step}/{state.max_steps}  loss {self.fields['loss']}  "
                                    f"lr {self.fields['lr']}  {self.fields['tps']} tok/s")
+
+    def _info(self) -> str:
+        return f"loss {self.fields['loss']}  lr {self.fields['lr']}  {self.fields['tps']} tok/s"
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        """An in-training eval can pause the bar for minutes on a CPU: show its examples done / total."""
+        if not state.is_world_process_zero or eval_dataloader is None:
+            return
+        try:
+            total = len(eval_dataloader.dataset)
+        except (TypeError, AttributeError):
+            return
+        batch = args.eval_batch_size or 1
+        if self.bar is not None:
+            if self.eval_task is None:
+                self.eval_task, self.eval_done = self.bar.add_task(
+                    "eval", total=total, info=f"held-out examples at step {state.global_step}"), 0
+            self.eval_done = min(total, self.eval_done + batch)
+            self.bar.update(self.eval_task, completed=self.eval_done)
+        else:
+            if self.eval_lines is None:
+                from ..progress import Lines
+
+                self.eval_lines = Lines(self.console, f"step {state.global_step}/{state.max_steps}: eval", total)
+                self.eval_lines.begin()
+            self.eval_lines.advance(batch)
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        if self.eval_task is not None and self.bar is not None:
+            self.bar.remove_task(self.eval_task)
+        self.eval_task = self.eval_lines = None
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is not None:

@@ -24,6 +24,7 @@ from ..console import make_console
 from ..errors import TrainingInterrupted, UserError
 from . import outdir, setup
 from .callbacks import EarlyStopping, LogWriter, LossWatch, Progress, StopState
+from ..losscurve import final_level
 from .summary import RunSummary, plot_loss
 
 console = make_console()
@@ -251,7 +252,7 @@ def _summary(cfg, trainer, stop: StopState, sched, trainable: int, started: floa
     finite = [x for x in stop.train_losses if x == x and abs(x) != float("inf")]
     summary = RunSummary(
         output_dir=str(cfg.output_dir), stop_reason=reason, stop_message=message,
-        final_train_loss=stop.train_losses[-1] if stop.train_losses else None,
+        final_train_loss=final_level(stop.train_losses), last_train_loss=stop.train_losses[-1] if stop.train_losses else None,
         best_train_loss=min(finite) if finite else None,
         final_eval_loss=stop.eval_losses[-1] if stop.eval_losses else None,
         best_eval_loss=min(stop.eval_losses) if stop.eval_losses else None,
@@ -303,8 +304,8 @@ def _print_result(say, s: RunSummary) -> None:
     colour = {"completed": "green", "loss_band": "green", "early_stopping": "green"}.get(s.stop_reason, "red")
     say(f"[bold {colour}]stopped: {s.stop_reason}[/] at step {s.global_step}/{s.total_steps}"
         + (f" — {s.stop_message}" if s.stop_message else ""))
-    loss = f"{s.final_train_loss:.4f}" if s.final_train_loss is not None else "-"
+    loss = f"{s.final_train_loss:.4f} (median of the last logged losses)" if s.final_train_loss is not None else "-"
     ev = f", eval loss {s.final_eval_loss:.4f} (best {s.best_eval_loss:.4f})" if s.final_eval_loss is not None else ""
-    say(f"  train loss {loss}{ev}; {s.tokens_seen:,} tokens at {s.tokens_per_second:,.0f} tok/s, "
+    say(f"  final train loss {loss}{ev}; {s.tokens_seen:,} tokens at {s.tokens_per_second:,.0f} tok/s, "
         f"{s.wall_time_s:.0f} s, peak memory {s.peak_memory_mb:,.0f} MB")
     say(f"  wrote {s.output_dir}/run_summary.json")

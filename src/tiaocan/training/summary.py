@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..losscurve import ema
+
 StopReason = Literal[
     "completed",  # ran the whole schedule (num_train_epochs / max_steps)
     "loss_band",  # smoothed train loss entered stop_loss_band (and eval loss stopped improving)
@@ -25,7 +27,10 @@ class RunSummary(BaseModel):
     output_dir: str
     stop_reason: StopReason
     stop_message: str = ""
-    final_train_loss: float | None = Field(None, description="Last logged (raw) training loss.")
+    final_train_loss: float | None = Field(None, description="Final train loss: the median of the last tenth of the "
+                                           "logged train losses, at least 5 (tiaocan.losscurve.final_level; the "
+                                           "number diagnose reports too).")
+    last_train_loss: float | None = Field(None, description="The last logged (raw, one-batch) train loss.")
     best_train_loss: float | None = None
     final_eval_loss: float | None = None
     best_eval_loss: float | None = None
@@ -55,15 +60,6 @@ class RunSummary(BaseModel):
         return cls.model_validate_json((Path(run_dir) / "run_summary.json").read_text(encoding="utf-8"))
 
 
-def ema(values: list[float], weight: float = 0.9) -> list[float]:
-    """Exponential moving average, bias-corrected so the first points are not pulled towards 0."""
-    out, avg = [], 0.0
-    for i, v in enumerate(values, 1):
-        avg = weight * avg + (1 - weight) * v
-        out.append(avg / (1 - weight**i))
-    return out
-
-
 def plot_loss(log_path: str | Path, out_path: str | Path) -> Path | None:
     """training_loss.png from trainer_log.jsonl: raw + smoothed train loss, eval loss points."""
     log_path, out_path = Path(log_path), Path(out_path)
@@ -91,7 +87,7 @@ def plot_loss(log_path: str | Path, out_path: str | Path) -> Path | None:
     if train_pts:
         xs, ys = zip(*train_pts)
         ax.plot(xs, ys, color="tab:blue", alpha=0.3, label="train loss")
-        ax.plot(xs, ema(list(ys)), color="tab:blue", label="train loss (smoothed)")
+        ax.plot(xs, ema(ys), color="tab:blue", label="train loss (smoothed)")  # the report's smoothing too
     if eval_pts:
         xs, ys = zip(*eval_pts)
         ax.plot(xs, ys, "o-", color="tab:orange", label="eval loss")

@@ -77,7 +77,7 @@ def check(sig: Signals) -> list[Finding]:
     peak_i = int(np.argmax(np.where(after, sig.level, -np.inf)))
     recovered = sig.end <= sig.start * 1.05
     first_i = int(np.argmax(high))
-    ev = [f"smoothed loss started at {fmt(sig.start)} and rose to {fmt(sig.level[peak_i])} at step {int(sig.steps[peak_i])}"
+    ev = [f"loss level at the start (median of the first {sig.k} logged losses) {fmt(sig.start)} rose to {fmt(sig.level[peak_i])} at step {int(sig.steps[peak_i])}"
           f" ({sig.level[peak_i] / sig.start:.1f}x), above {fmt(thr)} for {int(high.sum())} of {sig.n} logged steps",
           f"final loss {fmt(sig.end)}" + (" (recovered)" if recovered else " (did not recover)")]
     out.append(Finding(

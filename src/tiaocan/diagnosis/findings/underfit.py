@@ -56,7 +56,7 @@ def check(sig: Signals) -> list[Finding]:
         return []  # rising at the end: unstable, not under-trained (spikes/noisy/divergence speak to it)
     ep_now = cfg_num(sig, "num_train_epochs") or sig.epoch_at(int(sig.steps[-1]))
     ev = [f"train loss at the end {fmt(sig.end)} is above the band {sig.band[0]}–{sig.band[1]} "
-          f"(started at {fmt(sig.start)})"]
+          f"(first logged loss {fmt(sig.first)})"]
     if falling:
         ev.append(f"still falling: {fmt(a)} -> {fmt(b)} over the last {int(tsteps[-1] - tsteps[0])} steps")
         e0, e1 = sig.epoch_at(int(tsteps[0])), sig.epoch_at(int(tsteps[-1]))
