@@ -17,13 +17,14 @@ class Lines:
 
     def __init__(self, console, desc: str, total: int, unit: str = "examples", every_s: float = 10.0):
         self.console, self.desc, self.total, self.unit, self.every_s = console, desc, total, unit, every_s
-        self.done, self.start, self.last = 0, time.perf_counter(), time.perf_counter()
+        self.done = 0
+        self.start = self.last = time.perf_counter()
 
     def begin(self) -> None:
         self.console.print(f"{self.desc}: {self.total} {self.unit}…", highlight=False)
 
-    def line(self) -> str:
-        elapsed = time.perf_counter() - self.start
+    def line(self, now: float) -> str:
+        elapsed = now - self.start
         left = elapsed / self.done * (self.total - self.done) if self.done else None
         tail = (f", ~{fmt_seconds(left)} left" if left is not None and self.done < self.total
                 else f" in {fmt_seconds(elapsed)}" if self.done >= self.total else "")
@@ -34,7 +35,7 @@ class Lines:
         now = time.perf_counter()
         if self.done >= self.total or now - self.last >= self.every_s:
             self.last = now
-            self.console.print(self.line(), highlight=False)
+            self.console.print(self.line(now), highlight=False)
 
 
 class StepProgress:

@@ -55,7 +55,7 @@ def evaluate_model(model, tokenizer, test_ds, label: str = "model", cutoff_len: 
         max_new_tokens = auto_max_new_tokens(tokenizer, [ref for _, ref in rows])
     loss, per_row_loss, n_loss = heldout_loss(model, tokenizer, test_ds, cutoff_len, truncation)
     answers, seconds = generate_answers(model, tokenizer, [p for p, _ in rows], max_new_tokens, batch_size,
-                                        progress, desc=f"generating ({label})", on_batch=on_batch)
+                                        progress, desc=f"generating answers ({label})", on_batch=on_batch)
     examples = []
     for i, ((prompt, ref), got) in enumerate(zip(rows, answers)):
         user = next((m["content"] for m in reversed(prompt) if m.get("role") == "user"), "")
