@@ -61,7 +61,7 @@ class TrainConfig(BaseModel):
     cutoff_len: int = Field(1024, ge=MIN_CUTOFF_LEN, le=1_048_576, description="Max tokens per example (prompt + response). Run `tiaocan inspect` to choose it.")
     truncation: Truncation = Field("keep_response", description="Over-long examples: keep_response (trim prompt from the left), drop, or cut_end (LLaMA-Factory-like).")
     max_samples: int | None = Field(None, ge=1, description="Use at most this many training examples.")
-    val_size: float = Field(0.0, ge=0.0, description="Held-out share (<1) or count (>=1) of the training data for eval loss.")
+    val_size: float | int = Field(0.0, ge=0.0, description="Held-out share (<1) or count (>=1) of the training data for eval loss.")
     train_on_prompt: bool = Field(False, description="Also compute loss on prompt tokens (default: responses only).")
 
     # --- method
@@ -112,6 +112,12 @@ class TrainConfig(BaseModel):
     plot_loss: bool = Field(True, description="Write training_loss.png.")
     report_to: str = Field("none", description="none, tensorboard, wandb or mlflow (comma-separated).")
     merge_adapter: bool = Field(False, description="Also write the base model merged with the adapter (merged/).")
+
+    @field_validator("val_size", mode="after")
+    @classmethod
+    def _val_size_count_is_int(cls, v):
+        """A count of examples is written as one (24, not 24.0) in every YAML that carries it (plan, exports)."""
+        return int(v) if v >= 1 and float(v).is_integer() else float(v)
 
     @field_validator("stop_loss_band", mode="before")
     @classmethod

@@ -45,14 +45,23 @@ def diagnose_cmd(
         fl = f"{d.final_loss:.4f}" if d.final_loss is not None else "–"
         be = f" · best eval loss {d.best_eval_loss:.3g}" if d.best_eval_loss is not None else ""
         fin = "" if d.finished is not False else " · [yellow]not finished[/]"
-        console.print(f"\n[bold]{d.name}[/] ({d.source}) · {head} · last step {d.last_step} · final train loss {fl}{be}{fin}")
+        if zh:
+            head = "[bold green]健康[/]" if d.healthy else "[bold red]需要修改[/]"
+            be = f" · 最佳验证损失 {d.best_eval_loss:.3g}" if d.best_eval_loss is not None else ""
+            fin = "" if d.finished is not False else " · [yellow]未完成[/]"
+            console.print(f"\n[bold]{d.name}[/] ({d.source}) · {head} · 最后一步 {d.last_step} · 最终训练损失 {fl}{be}{fin}")
+        else:
+            console.print(f"\n[bold]{d.name}[/] ({d.source}) · {head} · last step {d.last_step} · final train loss {fl}{be}{fin}")
         if d.findings:
             t = Table(show_lines=True)
-            for col, kw in (("severity", {}), ("finding", {"ratio": 3}), ("evidence", {"ratio": 4}), ("change", {"ratio": 2})):
-                t.add_column(col, **kw)
+            heads = ("级别", "发现", "证据", "建议修改") if zh else ("severity", "finding", "evidence", "change")
+            for col, kw in zip(heads, ({}, {"ratio": 3}, {"ratio": 4}, {"ratio": 2})):
+                # fold, not rich's default ellipsis: Chinese has no spaces to wrap at, so a cell would end in "…"
+                t.add_column(col, overflow="fold", **kw)
             for f in d.findings:
                 title = f"{f.title_zh or f.title}\n[dim]{f.explanation_zh}[/]" if zh else f"{f.title}\n[dim]{f.explanation}[/]"
-                t.add_row(f"[{SEV_STYLE[f.severity]}]{f.severity}[/]", title, "\n".join(f.evidence),
+                evidence = f.evidence_zh or f.evidence if zh else f.evidence
+                t.add_row(f"[{SEV_STYLE[f.severity]}]{f.severity}[/]", title, "\n".join(evidence),
                           "\n".join(change_line(c) for c in f.changes) or "–")
             console.print(t)
         else:
@@ -61,7 +70,8 @@ def diagnose_cmd(
             console.print(f"[dim]note: {n}[/]")
         if d.changes:
             note = ", defaults left out; --json has it whole" if d.source == "tiaocan" else ""
-            console.print(f"[bold]Suggested next config[/] (changed keys commented{note}):")
+            console.print("[bold]建议的下一版配置[/]（修改过的键带注释）：" if zh else
+                          f"[bold]Suggested next config[/] (changed keys commented{note}):")
             shown = compact(d.suggested_config, d.changes, d.source)
             console.print(Syntax(to_yaml(shown, d.changes), "yaml", theme="ansi_dark", background_color="default"))
     for s in result.skipped:

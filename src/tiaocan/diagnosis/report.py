@@ -110,6 +110,10 @@ def _img(path: Path, alt: str) -> str:
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(path.name)}</figcaption></figure>'
 
 
+def _zh_lines(lines: list[str]) -> str:
+    return '<br><span lang="zh">' + "<br>".join(html.escape(x) for x in lines) + "</span>" if lines else ""
+
+
 def _run_section(c: Curves, d: RunDiagnosis) -> str:
     e = html.escape
     status = "healthy" if d.healthy else "needs changes"
@@ -117,7 +121,8 @@ def _run_section(c: Curves, d: RunDiagnosis) -> str:
     be = f"{d.best_eval_loss:.3g}" if d.best_eval_loss is not None else "–"
     rows = "".join(
         f'<tr class="{f.severity}"><td>{e(f.severity)}</td><td><b>{e(f.title)}</b><br><span lang="zh">{e(f.title_zh)}</span></td>'
-        f"<td>{e(', '.join(map(str, f.steps[:8])))}</td><td>{'<br>'.join(e(x) for x in f.evidence)}</td>"
+        f"<td>{e(', '.join(map(str, f.steps[:8])))}</td><td>{'<br>'.join(e(x) for x in f.evidence)}"
+        f"{_zh_lines(f.evidence_zh)}</td>"
         f"<td>{'<br>'.join(e(change_line(ch)) for ch in f.changes) or '–'}</td>"
         f"<td>{e(f.explanation)}<br><span lang=\"zh\">{e(f.explanation_zh)}</span></td></tr>"
         for f in d.findings)

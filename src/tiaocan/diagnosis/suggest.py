@@ -30,10 +30,24 @@ def suggest_config(config: dict[str, Any], findings: list[Finding]) -> tuple[dic
         # a set max_steps overrides num_train_epochs in the Trainer: the new epoch count would never take effect
         changes.append(Change(key="max_steps", old=max_steps, new=-1,
                               why="max_steps caps the run before the new num_train_epochs"))
+    old_dir = config.get("output_dir")
+    if changes and isinstance(old_dir, str) and old_dir and "output_dir" not in keys:
+        # run as is, the next config must not collide with (or --overwrite) the run it was derived from
+        changes.append(Change(key="output_dir", old=old_dir, new=next_output_dir(old_dir),
+                              why="a new run directory, so the diagnosed run stays for comparison"))
     out = dict(config)
     for c in changes:
         out[c.key] = c.new
     return out, changes
+
+
+def next_output_dir(path: str) -> str:
+    """runs/demo/run → runs/demo/run-2 → runs/demo/run-3 (a trailing -N is counted up)."""
+    import re
+
+    stripped = path.rstrip("/\\")
+    m = re.fullmatch(r"(.*)-(\d+)", stripped)
+    return f"{m.group(1)}-{int(m.group(2)) + 1}" if m else f"{stripped}-2"
 
 
 def compact(config: dict[str, Any], changes: list[Change], source: str) -> dict[str, Any]:

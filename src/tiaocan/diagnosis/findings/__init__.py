@@ -28,6 +28,11 @@ def run_checks(sig: Signals, only: list[str] | None = None) -> list[Finding]:
     for name, fn in REGISTRY.items():
         if only is None or name in only:
             out.extend(fn(sig))
+    from ..evidence_zh import to_zh
+
+    for f in out:
+        if not f.evidence_zh:
+            f.evidence_zh = [to_zh(x) for x in f.evidence]
     return out
 
 
