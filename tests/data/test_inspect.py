@@ -80,3 +80,13 @@ def test_inspect_real_smollm2_tokenizer(data_file, smollm2_dir):
     rep = inspect_data(str(data_file), model="smollm2-135m")
     assert rep.model_context == 8192 and rep.num_examples == 43
     assert rep.prompt.min > 20  # SmolLM2's template adds a default system prompt
+
+
+@pytest.mark.parametrize("n_zh, mixed, multi", [(50, False, True), (15, True, False), (3, False, False)])
+def test_bilingual_set_is_information_not_a_problem(tiny_model_dir, tmp_path, n_zh, mixed, multi):
+    rows = [{"instruction": f"Where is shop {i}?", "output": f"At road {i}."} for i in range(100 - n_zh)]
+    rows += [{"instruction": f"第{i}家店在哪里？", "output": f"在{i}号路。"} for i in range(n_zh)]
+    path = tmp_path / "bi.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    p = inspect_data(str(path), model=str(tiny_model_dir)).problems
+    assert (p.mixed_languages, p.multilingual) == (mixed, multi), p.languages

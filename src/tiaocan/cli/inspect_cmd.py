@@ -76,8 +76,11 @@ def show_report(rep) -> None:
         issues.append("mixed languages: " + ", ".join(f"{k} {v:.0%}" for k, v in p.languages.items()))
     if c.no_trainable_tokens:
         issues.append(f"{c.no_trainable_tokens} examples with no trainable tokens at this cutoff")
+    langs = ", ".join(f"{k} {v:.0%}" for k, v in p.languages.items())
     console.print("Data problems: " + ("; ".join(issues) if issues else "[green]none found[/]") +
-                  ("" if p.mixed_languages else f"  (languages: {', '.join(f'{k} {v:.0%}' for k, v in p.languages.items())})"))
+                  ("" if p.mixed_languages or p.multilingual else f"  (languages: {langs})"))
+    if p.multilingual:  # said once, as information: a bilingual set is a choice, not a defect
+        console.print(f"Languages: {langs} — multilingual, each language well represented (>= 20 % of the examples)")
     if rep.categories:
         _show_categories(rep.categories)
     if rep.plot:

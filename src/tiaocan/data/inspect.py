@@ -72,7 +72,10 @@ class DataProblems(BaseModel):
     duplicates: int
     duplicate_examples: list[list[int]]
     languages: dict[str, float]
-    mixed_languages: bool
+    mixed_languages: bool = Field(description="A problem: a second language at 10-20 % of the examples, too few to "
+                                              "learn it well and many for strays (a multilingual set is not flagged).")
+    multilingual: bool = Field(False, description="Information: two or more languages, each in >= 20 % of the "
+                                                  "examples (a deliberately bilingual set).")
 
 
 class DataReport(BaseModel):
@@ -102,6 +105,7 @@ class DataReport(BaseModel):
         return self.response.total
 
 
+WELL_REPRESENTED = 0.2  # share of the examples from which a language counts as deliberately included
 _LETTER = re.compile(r"[^\W\d_]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -231,10 +235,13 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
     langs = col("lang").to_pylist()
     shares = {k: round(langs.count(k) / len(langs), 3) for k in sorted(set(langs))}
     major = [k for k, v in shares.items() if k in ("en", "zh", "other") and v >= 0.1]
+    # Both languages well represented (>= 20 % each) is a bilingual set on purpose: information, not a problem.
+    multilingual = len(major) > 1 and all(shares[k] >= WELL_REPRESENTED for k in major)
     problems = DataProblems(
         empty_responses=len(empty), empty_response_examples=empty[:10],
         duplicates=sum(len(g) - 1 for g in dup_groups.values()),
-        duplicate_examples=list(dup_groups.values())[:10], languages=shares, mixed_languages=len(major) > 1)
+        duplicate_examples=list(dup_groups.values())[:10], languages=shares,
+        mixed_languages=len(major) > 1 and not multilingual, multilingual=multilingual)
 
     categories = None
     if "category" in ds.column_names or "topic" in ds.column_names:
