@@ -50,8 +50,11 @@ def tune_cmd(
     console.print(f"[bold]tune[/] {result.study_name}: {result.n_trials} trials ({result.n_complete} completed, "
                   f"{result.n_pruned} pruned, {result.n_failed} failed), {result.compute_full_runs:.2f} full runs of compute")
     if result.best_value is not None:
-        gain = f", {100 * result.gain_over_plan:+.2f} % vs the plan ({result.plan_value:.4f})" \
-            if result.gain_over_plan is not None else ""
+        c = result.plan_compared_at
+        gain = (f", {100 * result.gain_over_plan:+.2f} % vs the plan ({result.plan_value:.4f})"
+                if result.gain_over_plan is not None else
+                f", {100 * c['gain']:+.2f} % vs the plan at the rung where it stopped ({c['examples']} examples)"
+                if c else "")
         console.print(f"  best {result.metric} [bold green]{result.best_value:.4f}[/] (trial {result.best_trial}){gain}")
         for k, v in result.best_params.items():
             console.print(f"    {k:<20} {v:.4g}" if isinstance(v, float) else f"    {k:<20} {v}")

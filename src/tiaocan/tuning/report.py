@@ -62,10 +62,13 @@ def _figures(r: TuneResult) -> list[tuple[str, str]]:
                 ys.append(best)
         if xs:
             fig, ax = plt.subplots(figsize=(8, 3.5))
-            ax.step(xs, ys, where="post", color="tab:blue")
+            # markers too: with one completed trial a step line has nothing to draw
+            ax.step(xs, ys, where="post", color="tab:blue", marker="o", ms=4, label=f"best completed {r.metric}")
+            if len(xs) == 1:
+                ax.set_xlim(0, max(xs[0] * 1.1, r.compute_full_runs or 1))
             if r.plan_value is not None:
-                ax.axhline(r.plan_value, color="black", ls="--", lw=1, label="plan")
-                ax.legend()
+                ax.axhline(r.plan_value, color="black", ls="--", lw=1, label="plan (full run)")
+            ax.legend()
             ax.set_xlabel("compute spent (full-run equivalents)")
             ax.set_ylabel(f"best {r.metric}")
             ax.grid(alpha=0.3)
@@ -90,11 +93,16 @@ def _fmt(v) -> str:
 def write_report(r: TuneResult, path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    gain = f"{100 * r.gain_over_plan:+.2f} %" if r.gain_over_plan is not None else "-"
+    c = r.plan_compared_at
+    gain = (f"{100 * r.gain_over_plan:+.2f} % (full runs)" if r.gain_over_plan is not None else
+            f"{100 * c['gain']:+.2f} % at the rung where the plan stopped ({c['examples']} examples: trial "
+            f"{c['trial']} {c['value']:.4g} vs the plan's trial {c['plan_trial']} {c['plan_value']:.4g})" if c else
+            "not measured: the plan and the best were never run as long" if r.plan_value is None else "-")
+    plan = _fmt(r.plan_value) if r.plan_value is not None else (r.plan_outcome or "not run")
     head = [("study", r.study_name), ("storage", r.storage), ("metric", f"{r.metric} ({r.direction})"),
             ("budget", f"{r.budget} — {r.budget_spent}"), ("compute spent", f"{r.compute_full_runs:.2f} full runs"),
             ("trials", f"{r.n_trials}: {r.n_complete} completed, {r.n_pruned} pruned, {r.n_failed} failed"),
-            ("best", f"{_fmt(r.best_value)} (trial {r.best_trial})"), ("plan (trial 0)", _fmt(r.plan_value)),
+            ("best", f"{_fmt(r.best_value)} (trial {r.best_trial})"), ("plan (trial 0)", plan),
             ("gain over plan", gain)]
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in head)
     names = sorted({k for t in r.trials for k in t.params})

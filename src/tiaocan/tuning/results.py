@@ -52,7 +52,13 @@ class TuneResult(BaseModel):
     best_params: dict[str, Any] = Field(default_factory=dict)
     best_config: dict[str, Any] = Field(default_factory=dict, description="The best trial's TrainConfig (non-default keys).")
     plan_value: float | None = Field(None, description="The metric of the base (plan) configuration, trial 0.")
-    gain_over_plan: float | None = Field(None, description="Relative improvement of best over plan (0.05 = 5 % better).")
+    gain_over_plan: float | None = Field(None, description="Relative improvement of best over plan (0.05 = 5 % better), "
+                                         "both full runs.")
+    plan_outcome: str | None = Field(None, description="What became of the plan's configuration: ran to the end, "
+                                     "stopped at a rung (and how it compared there), or failed.")
+    plan_compared_at: dict[str, Any] | None = Field(None, description="When halving stopped the plan: its rung "
+                                                    "(bracket, rung, examples), its trial and value, the compared "
+                                                    "trial and value, and the relative gain at that rung.")
     importances: dict[str, float] = Field(default_factory=dict, description="Optuna's parameter importances (fANOVA).")
     compute_full_runs: float = Field(0.0, description="Tokens spent / tokens of one full base run.")
     trials: list[TrialRecord] = Field(default_factory=list)
@@ -95,16 +101,13 @@ def collect(study, name: str, storage: str, metric: str, direction: str, budget:
     plan_probe = next((t for t in trials if t.role == "plan"), None)
     if plan is None and plan_probe is not None:  # the plan ran at a short rung first, then was promoted
         plan = next((t for t in complete if t.role == "promoted" and t.params == plan_probe.params), None)
-    if plan is None and plan_probe is not None and plan_probe.state == "PRUNED":
-        runs = [t for t in trials if t.params == plan_probe.params and t.examples]
-        longest = max(runs, key=lambda t: t.examples) if runs else plan_probe
-        notes.append(f"the plan's configuration did not run to the end (longest run: trial {longest.number}, "
-                     f"{longest.examples} examples): at least two thirds of the configurations run as long did "
-                     f"better")
     gain = None
     if best and plan and plan.value:
         sign = 1 if direction == "minimize" else -1
         gain = round(sign * (plan.value - best.value) / abs(plan.value), 5)
+    outcome, at_rung = plan_outcome(trials, plan_probe, plan, best, metric, direction)
+    if outcome and plan is None:
+        notes.append(outcome)
     best_cfg = space.apply(base, best.params) if best else None
     tokens = sum(t.tokens for t in trials)
     if not complete:
@@ -116,8 +119,42 @@ def collect(study, name: str, storage: str, metric: str, direction: str, budget:
         n_pruned=sum(t.state == "PRUNED" for t in trials), n_failed=sum(t.state == "FAIL" for t in trials),
         best_value=best.value if best else None, best_trial=best.number if best else None,
         best_params=best.params if best else {}, best_config=best_cfg.to_yaml_dict() if best_cfg else {},
-        plan_value=plan.value if plan else None, gain_over_plan=gain, importances=importances(study),
+        plan_value=plan.value if plan else None, gain_over_plan=gain, plan_outcome=outcome,
+        plan_compared_at=at_rung, importances=importances(study),
         compute_full_runs=round(tokens / full_tokens, 3) if full_tokens else 0.0, trials=trials, notes=notes)
+
+
+def plan_outcome(trials: list[TrialRecord], probe: TrialRecord | None, plan: TrialRecord | None,
+                 best: TrialRecord | None, metric: str, direction: str) -> tuple[str | None, dict | None]:
+    """What became of the plan's configuration, in words, and — when successive halving stopped it — how it
+    compared with the best configuration at the rung where they were compared (same bracket, same run length)."""
+    if probe is None:
+        return None, None
+    if plan is not None:
+        return f"ran to the end (trial {plan.number}): {metric} {plan.value:.4g}", None
+    runs = [t for t in trials if t.params == probe.params and t.state in ("PRUNED", "COMPLETE", "FAIL")]
+    last = max(runs, key=lambda t: (t.examples, t.number)) if runs else probe
+    if last.state == "FAIL":
+        return f"failed (trial {last.number}): {last.fail_reason or 'no reason recorded'}", None
+    if last.value is None:
+        return f"not finished yet (trial {last.number}, {last.state.lower()})", None
+    where = (f"rung {last.rung + 1} of bracket {last.bracket}" if last.rung is not None and last.bracket is not None
+             else "a pruner's check")
+    text = (f"stopped at {where} (trial {last.number}, {last.examples} examples): {metric} {last.value:.4g}"
+            + ("; it was not in the best third of the configurations run as long" if last.rung is not None else ""))
+    peers = [t for t in trials if t.value is not None and t.number != last.number and t.bracket == last.bracket
+             and t.rung == last.rung and last.rung is not None]
+    sign = 1 if direction == "minimize" else -1
+    # the best configuration's own run at that rung, else the rung's winner
+    ref = next((t for t in peers if best is not None and t.params == best.params), None)
+    ref = ref or (min(peers, key=lambda t: sign * t.value) if peers else None)
+    if ref is None or not last.value:
+        return text, None
+    gain = round(sign * (last.value - ref.value) / abs(last.value), 5)
+    who = "the best configuration" if best is not None and ref.params == best.params else "the rung's best"
+    text += f"; {who} (trial {ref.number}) reached {ref.value:.4g} there, {100 * gain:+.1f} % vs the plan"
+    return text, {"bracket": last.bracket, "rung": last.rung, "examples": last.examples, "plan_trial": last.number,
+                  "plan_value": last.value, "trial": ref.number, "value": ref.value, "gain": gain}
 
 
 def write_outputs(result: TuneResult, base: TrainConfig, space: SearchSpace, study, out: Path, *, final: bool,
