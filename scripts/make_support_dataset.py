@@ -6,6 +6,8 @@ Deterministic for a given seed. Train rows pair question paraphrases with varied
 use a held-out paraphrase of the same fact (never a copy of a training question) and the reference
 answer. Category balance is deliberately uneven: `returns` and `warranty` get one training paraphrase
 per fact and language, the other topics 3–4, so `tiaocan inspect`/`eval` have a real imbalance to find.
+`extra.jsonl` holds the fix: new paraphrases for those thin topics (never a test question), the rows
+`make demo` adds when `tiaocan eval` names a topic ("add examples"), so the retrain has data to learn from.
 """
 from __future__ import annotations
 
@@ -61,6 +63,20 @@ def build(seed: int) -> tuple[list[dict], list[dict]]:
     return train, test
 
 
+def build_extra(seed: int) -> list[dict]:
+    """The thin topics' extra paraphrases (fact["x"]), answered with the fact's answer variants."""
+    rng = random.Random(seed + 1)  # its own stream: train.jsonl and test.jsonl stay byte-identical
+    extra = []
+    for fact in price_facts() + FACTS:
+        for lang in ("en", "zh"):
+            side = fact[lang]
+            for j, q in enumerate(side.get("x", [])):
+                answer = side["a"][j % len(side["a"])]
+                extra.append(_row(q, rng.choice(OPENERS[lang]) + answer, fact["category"], side["must"], lang))
+    rng.shuffle(extra)
+    return extra
+
+
 def _check(train: list[dict], test: list[dict]) -> None:
     """Fail loudly if the data breaks its own promises (facts missing, test copies train)."""
     train_questions = {r["messages"][0]["content"] for r in train}
@@ -73,13 +89,21 @@ def _check(train: list[dict], test: list[dict]) -> None:
         assert row["messages"][0]["content"] not in train_questions, row
 
 
+def _check_extra(extra: list[dict], train: list[dict], test: list[dict]) -> None:
+    _check(extra, test)  # facts present, no test question copied
+    seen = {r["messages"][0]["content"] for r in train}
+    for row in extra:
+        assert row["messages"][0]["content"] not in seen, row  # new paraphrases, not repeats of training rows
+
+
 def dataset_info() -> dict:
     def entry(file_name: str) -> dict:
         return {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "messages"},
                 "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                          "assistant_tag": "assistant", "system_tag": "system"}}
 
-    return {"support_train": entry("train.jsonl"), "support_test": entry("test.jsonl")}
+    return {"support_train": entry("train.jsonl"), "support_test": entry("test.jsonl"),
+            "support_extra": entry("extra.jsonl")}
 
 
 def main() -> None:
@@ -88,13 +112,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     train, test = build(args.seed)
+    extra = build_extra(args.seed)
+    _check_extra(extra, train, test)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("train.jsonl", train), ("test.jsonl", test)):
+    for name, rows in (("train.jsonl", train), ("test.jsonl", test), ("extra.jsonl", extra)):
         with open(args.out / name, "w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
     (args.out / "dataset_info.json").write_text(json.dumps(dataset_info(), indent=2) + "\n", encoding="utf-8")
-    for name, rows in (("train", train), ("test", test)):
+    for name, rows in (("train", train), ("test", test), ("extra", extra)):
         counts = Counter(r["category"] for r in rows)
         langs = Counter(r["lang"] for r in rows)
         print(f"{name}: {len(rows)} rows, {dict(langs)}, " + ", ".join(f"{c}={n}" for c, n in sorted(counts.items())))
