@@ -90,3 +90,16 @@ def test_bilingual_set_is_information_not_a_problem(tiny_model_dir, tmp_path, n_
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     p = inspect_data(str(path), model=str(tiny_model_dir)).problems
     assert (p.mixed_languages, p.multilingual) == (mixed, multi), p.languages
+
+
+def test_cli_inspect_shows_topic_balance(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from tiaocan.cli import app
+
+    support = "src/tiaocan/examples/support"
+    r = CliRunner().invoke(app, ["inspect", f"{support}/train.jsonl", "--test", f"{support}/test.jsonl", "--model",
+                                 str(tiny_model_dir), "--plot", str(tmp_path / "l.png")], env={"COLUMNS": "140"})
+    assert r.exit_code == 0, r.output
+    assert "Topics" in r.output and "under-represented topics: returns, warranty" in r.output, r.output
+    assert "Languages: en 50%, zh 50% — multilingual" in r.output and "mixed languages" not in r.output

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ._app import JsonOpt, app, console, write_json
@@ -88,13 +89,24 @@ def show_report(rep) -> None:
 
 
 def _show_categories(cat: dict) -> None:
-    counts = cat.get("counts") or {}
-    if counts:
-        t = Table(title="Topics")
-        t.add_column("category")
-        t.add_column("examples", justify="right")
-        for k, v in sorted(counts.items(), key=lambda kv: -kv[1]):
-            t.add_row(str(k), str(v))
+    """Topic balance (tiaocan.data.categories.CategoryReport as a dict): rows per topic, the thin ones, rare facts."""
+    topics = cat.get("topics") or []
+    if topics:
+        has_test = any(t.get("test") for t in topics)
+        t = Table(title=f"Topics ('{cat.get('column')}'; median {cat.get('median_per_topic') or 0:g} training rows per topic)")
+        for col in ("category", "train", *(("test",) if has_test else ()), "vs median"):
+            t.add_column(col, justify="left" if col == "category" else "right")
+        for row in sorted(topics, key=lambda r: -r["train"]):
+            thin = row.get("under_represented")
+            t.add_row(f"[yellow]{escape(str(row['category']))}[/]" if thin else escape(str(row["category"])),
+                      str(row["train"]), *((str(row.get("test", 0)),) if has_test else ()),
+                      f"[yellow]{row['vs_median']:.2f}x[/]" if thin else f"{row['vs_median']:.2f}x")
         console.print(t)
-    for line in cat.get("advice") or []:
-        console.print(f"  [yellow]•[/] {line}")
+    thin = cat.get("under_represented") or []
+    if thin:
+        console.print(f"  [yellow]•[/] under-represented topics: {', '.join(map(str, thin))} — add examples for them")
+    for f in (cat.get("rare_facts") or [])[:8]:
+        console.print(f"  [yellow]•[/] fact {escape(str(f['fact']))!s} ({escape(str(f.get('category') or '-'))}): "
+                      f"{f['test_examples']} test rows need it, {f['train_mentions']} training answers state it")
+    for n in cat.get("notes") or []:
+        console.print(f"  [dim]note: {escape(str(n))}[/]")
