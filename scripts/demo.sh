@@ -15,6 +15,8 @@ mkdir -p "$OUT"
 STEPS=${DEMO_STEPS:-60}
 CAP="max_steps=$STEPS"
 [ "$STEPS" = "-1" ] && CAP=""
+# DEMO_MAX_SAMPLES=N: score only N random test rows (a quick check of the loop; the default scores all 59)
+SAMPLES=${DEMO_MAX_SAMPLES:+--max-samples $DEMO_MAX_SAMPLES}
 START=$(date +%s)
 elapsed() { echo "[$(( $(date +%s) - START )) s]"; }
 
@@ -32,7 +34,7 @@ $T diagnose "$OUT/round1" --json "$OUT/diagnosis.json"
 $T report "$OUT/round1" -o "$OUT/report.html"
 
 echo "== 5/9 eval round 1: which test answers are still wrong, tuned vs base model $(elapsed)"
-$T eval "$OUT/round1" --test "$DATA/test.jsonl" --base --json "$OUT/eval_round1.json" --html "$OUT/eval_round1.html"
+$T eval "$OUT/round1" --test "$DATA/test.jsonl" $SAMPLES --base --json "$OUT/eval_round1.json" --html "$OUT/eval_round1.html"
 
 echo "== 6/9 add the data the eval advice names (new paraphrases from $DATA/extra.jsonl) $(elapsed)"
 $PY scripts/demo_table.py add "$OUT/eval_round1.json" --inspect "$OUT/inspect.json" \
@@ -45,7 +47,7 @@ echo "== 8/9 round 2: train the new plan${CAP:+, capped at $CAP} $(elapsed)"
 $T train "$OUT/plan_round2.yaml" output_dir="$OUT/round2" $CAP --overwrite --json "$OUT/round2_summary.json"
 
 echo "== 9/9 eval round 2 $(elapsed)"
-$T eval "$OUT/round2" --test "$DATA/test.jsonl" --json "$OUT/eval_round2.json" --html "$OUT/eval_round2.html"
+$T eval "$OUT/round2" --test "$DATA/test.jsonl" $SAMPLES --json "$OUT/eval_round2.json" --html "$OUT/eval_round2.html"
 
 echo
 # shellcheck disable=SC2046
