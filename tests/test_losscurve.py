@@ -18,17 +18,17 @@ def test_definitions():
 
 
 def test_plots_share_one_smoothing():
-    from tiaocan.diagnose import report, signals
-    from tiaocan.train import summary
+    from tiaocan.diagnosis import report, signals
+    from tiaocan.training import summary
 
     assert summary.ema is losscurve.ema and report.ema is losscurve.ema and signals.ema is losscurve.ema
 
 
 def test_train_and_diagnose_say_the_same_final_and_first_loss(tiny_model_dir, tmp_path):
-    from tiaocan.diagnose import diagnose
-    from tiaocan.diagnose.readers import read_run
-    from tiaocan.diagnose.signals import compute
-    from tiaocan.train import train
+    from tiaocan.diagnosis import diagnose
+    from tiaocan.diagnosis.readers import read_run
+    from tiaocan.diagnosis.signals import compute
+    from tiaocan.training import train
 
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"instruction": f"q{i}?", "output": f"answer number {i}."}) + "\n"

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from tiaocan.diagnose import diagnose
-from tiaocan.diagnose.evidence_zh import to_zh, untranslated
-from tiaocan.diagnose.suggest import next_output_dir
+from tiaocan.diagnosis import diagnose
+from tiaocan.diagnosis.evidence_zh import to_zh, untranslated
+from tiaocan.diagnosis.suggest import next_output_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = sorted(p for p in (ROOT / "bench/runs").iterdir() if (p / "trainer_log.jsonl").is_file())

@@ -5,7 +5,7 @@ import json
 
 from rich.console import Console
 
-from tiaocan.evaluate import evaluate
+from tiaocan.evaluation import evaluate
 from tiaocan.progress import StepProgress, fmt_seconds
 
 from eval_helpers import SUPPORT
@@ -35,7 +35,7 @@ def test_eval_generation_reports_tuned_and_base(tiny_run_dir, capsys):
 
 
 def test_in_training_eval_shows_examples_done(tiny_model_dir, tmp_path, capsys):
-    from tiaocan.train import train
+    from tiaocan.training import train
 
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"instruction": f"q{i}?", "output": f"answer {i}."}) + "\n" for i in range(40)))

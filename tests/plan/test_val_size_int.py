@@ -2,8 +2,8 @@
 import yaml
 
 from tiaocan.config import build_config
-from tiaocan.export import export_config
-from tiaocan.plan import DataFacts, make_plan
+from tiaocan.exporting import export_config
+from tiaocan.planning import DataFacts, make_plan
 
 
 def test_val_size_count_written_as_int(tmp_path):
