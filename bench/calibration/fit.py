@@ -108,6 +108,7 @@ def main() -> None:
     a = ap.parse_args()
     rows = load(a.runs)
     cs = curves(rows)
+    baselines(rows)
     print(f"{len(rows)} scored runs, {len(cs)} curves\n")
     print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / rule v0 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -155,6 +156,25 @@ def main() -> None:
         reg = f"{100 * (at - best) / best:+.1f} %" if at is not None else "outside measured lrs"
         print(f"  {model} {task} batch {batch} ({steps} steps): predicted lr {lr:.3g}, loss {at if at is None else round(at, 3)}"
               f" vs task best {best:.3f}: {reg}")
+
+
+def baselines(rows: list[dict]) -> None:
+    """Per (model, task): every non-grid run (plans and what users run today) against the task's best measured run."""
+    best: dict[tuple, dict] = {}
+    for r in rows:
+        k = (r["model"], r["task"])
+        if k not in best or score(r) < score(best[k]):
+            best[k] = r
+    print("\n| model | task | run | lr | batch | epochs | held-out loss | regret vs best measured | training tokens |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for k in sorted(best):
+        b = best[k]
+        print(f"| {k[0]} | {k[1]} | best measured ({b['kind']}) | {b['lr']:.3g} | {b['batch']} | {b['epochs']:g} | "
+              f"{score(b):.3f} | 0 | {b.get('tokens', 0):,} |")
+        for r in sorted((r for r in rows if (r["model"], r["task"]) == k and r["kind"] != "grid"), key=lambda r: r["kind"]):
+            lp = f" + LoRA+ {r['loraplus']:g}" if r["loraplus"] else ""
+            print(f"| | | {r['kind']}{lp} | {r['lr']:.3g} | {r['batch']} | {r['epochs']:g} ({r.get('stop')}) | "
+                  f"{score(r):.3f} | {100 * (score(r) - score(b)) / score(b):+.1f} % | {r.get('tokens', 0):,} |")
 
 
 if __name__ == "__main__":

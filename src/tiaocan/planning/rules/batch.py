@@ -85,6 +85,9 @@ def batch(ctx: Ctx) -> list[Rec]:
     out.append(ctx.rec("gradient_accumulation_steps", accum, "derived", "effective batch / (micro batch x devices)",
                        accum=accum, eff=eff, micro=micro, devices=D))
     out.append(ctx.rec("gradient_checkpointing", gc, "on" if gc else "off", src, need=mem))
+    # Eval keeps no activations for backward, so the training micro batch always fits; batch 1 made each in-training
+    # eval of the demo take 60-85 s on 2 loaded cores (issue 17).
+    out.append(ctx.rec("per_device_eval_batch_size", micro, "same_as_train", src, micro=micro))
     # Padding-free rows (train falls back to length-grouped batches for models that cannot attend per example).
     out.append(ctx.rec("packing", True, "padding_free", "transformers DataCollatorWithFlattening"))
     return out
