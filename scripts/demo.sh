@@ -11,10 +11,13 @@ DATA=src/tiaocan/examples/support
 OUT=${DEMO_OUT:-runs/demo}
 mkdir -p "$OUT"
 # On a 2-core CPU the whole plan takes far longer than a demo should; the cap keeps each round short
-# (DEMO_STEPS=-1: the full plan, which stops by itself once the loss is in the 0.7-1.4 band).
+# (DEMO_STEPS=-1: the full plan, at most 3 epochs, which stops by itself once the held-out loss stops improving).
+# The cap goes to the plan too (--set max_steps): its learning rate follows the run's horizon, so a capped run gets
+# the rate for the steps it will really take.
 STEPS=${DEMO_STEPS:-60}
 CAP="max_steps=$STEPS"
-[ "$STEPS" = "-1" ] && CAP=""
+PLANCAP=(--set "max_steps=$STEPS")
+[ "$STEPS" = "-1" ] && CAP="" && PLANCAP=()
 # DEMO_MAX_SAMPLES=N: score only N random test rows (a quick check of the loop; the default scores all 59)
 SAMPLES=${DEMO_MAX_SAMPLES:+--max-samples $DEMO_MAX_SAMPLES}
 START=$(date +%s)
@@ -24,7 +27,7 @@ echo "== 1/9 inspect: token lengths, cutoff_len, data problems, topic balance"
 $T inspect "$DATA/train.jsonl" --test "$DATA/test.jsonl" --plot "$OUT/lengths.png" --json "$OUT/inspect.json"
 
 echo "== 2/9 plan: a configuration for this model, data and machine, with reasons $(elapsed)"
-$T plan --model smollm2-135m --data "$DATA/train.jsonl" -o "$OUT/plan.yaml" --json "$OUT/plan.json"
+$T plan --model smollm2-135m --data "$DATA/train.jsonl" "${PLANCAP[@]}" -o "$OUT/plan.yaml" --json "$OUT/plan.json"
 
 echo "== 3/9 round 1: train the plan as is${CAP:+, capped at $CAP for a quick CPU demo} $(elapsed)"
 $T train "$OUT/plan.yaml" output_dir="$OUT/round1" $CAP --overwrite --json "$OUT/round1_summary.json"
@@ -41,7 +44,8 @@ $PY scripts/demo_table.py add "$OUT/eval_round1.json" --inspect "$OUT/inspect.js
     --train "$DATA/train.jsonl" --extra "$DATA/extra.jsonl" -o "$OUT/train_round2.jsonl"
 
 echo "== 7/9 plan again for the new data $(elapsed)"
-$T plan --model smollm2-135m --data "$OUT/train_round2.jsonl" -o "$OUT/plan_round2.yaml" --json "$OUT/plan_round2.json"
+$T plan --model smollm2-135m --data "$OUT/train_round2.jsonl" "${PLANCAP[@]}" -o "$OUT/plan_round2.yaml" \
+  --json "$OUT/plan_round2.json"
 
 echo "== 8/9 round 2: train the new plan${CAP:+, capped at $CAP} $(elapsed)"
 $T train "$OUT/plan_round2.yaml" output_dir="$OUT/round2" $CAP --overwrite --json "$OUT/round2_summary.json"
