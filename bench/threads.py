@@ -4,7 +4,7 @@ Three situations — alone, beside one busy process (`python -c "while True: pas
 `tune --workers 2` does) — each with torch's default (one thread per core: OMP_NUM_THREADS=<cores>), with
 OMP_NUM_THREADS=1, and with tiaocan's own choice (no OMP_NUM_THREADS: `tiaocan.threads` decides; for the pair,
 the split `tune --workers 2` gives each worker). Each training: the bundled support data, SmolLM2-135M, 10 steps,
-micro batch 4 x 2 accumulation, bf16, packing. Targets: beside one busy process >= 65 % of idle throughput; two
+micro batch 4 x 2 accumulation, packing, bf16 where the CPU has it natively. Targets: beside one busy process >= 65 % of idle throughput; two
 workers together >= 1.3x one worker alone.
 
     .venv/bin/python bench/threads.py              # about 10 minutes on 2 cores; run it on an otherwise idle machine
@@ -26,11 +26,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "src" / "tiaocan" / "examples" / "support" / "train.jsonl"
 SITUATIONS = ("alone", "beside one busy process", "two trainings at once")
+# bf16 only where this CPU has it natively (tiaocan.cpu): emulated bf16 would measure the emulation, not the threads.
+BF16 = "false"
+try:
+    sys.path.insert(0, str(ROOT / "src"))
+    from tiaocan.cpu import has_native_bf16
+
+    BF16 = "true" if has_native_bf16() else "false"
+except ImportError:
+    pass
 
 
 def train_cmd(out: Path, steps: int) -> list[str]:
     return [sys.executable, "-m", "tiaocan", "train", "model_name_or_path=smollm2-135m", f"dataset={DATA}",
-            f"max_steps={steps}", "per_device_train_batch_size=4", "gradient_accumulation_steps=2", "bf16=true",
+            f"max_steps={steps}", "per_device_train_batch_size=4", "gradient_accumulation_steps=2", f"bf16={BF16}",
             "packing=true", "save_steps=100000", "plot_loss=false", f"output_dir={out}", "--quiet",
             "--json", str(out.parent / f"{out.name}.json")]
 
