@@ -7,7 +7,21 @@ import yaml
 
 from tiaocan.config import TrainConfig, build_config, load_config
 from tiaocan.errors import UserError
-from tiaocan.exporting import TIAOCAN_ONLY, export_config, to_axolotl, to_hf, to_llamafactory
+from tiaocan.exporting import TIAOCAN_ONLY, export_config, file_columns, to_axolotl, to_hf, to_llamafactory
+
+SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+
+
+@pytest.fixture(autouse=True)
+def smollm2_tokenizer(monkeypatch):
+    """Export renders the model's chat template: the unit tests give SmolLM2's own template without loading the
+    embedded model (test_export_smollm2_real_tokenizer does, marked integration)."""
+    import tiaocan.models
+    from test_lf_templates import family
+
+    real = tiaocan.models.load_tokenizer
+    monkeypatch.setattr(tiaocan.models, "load_tokenizer",
+                        lambda name, **kw: family("smollm2") if name.lower().startswith("smollm2") else real(name, **kw))
 
 # Written in the style of LLaMA-Factory's examples/train_lora and train_qlora YAMLs.
 LF_LORA = """\
@@ -105,7 +119,9 @@ def test_llamafactory_from_plan_writes_dataset_info(tmp_path):
     assert lf["model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert lf["dataset"] == "support" and lf["dataset_dir"] == str(tmp_path)
     assert info["support"]["formatting"] == "sharegpt" and info["support"]["tags"]["role_tag"] == "role"
-    assert lf["disable_gradient_checkpointing"] is True and lf["template"] == "chatml"
+    assert lf["disable_gradient_checkpointing"] is True
+    # LLaMA-Factory's smollm2 template with the model's own default system prompt (its own ends with ".")
+    assert lf["template"] == "smollm2" and lf["default_system"] == SMOLLM2_SYSTEM
     assert {"stop_loss_band", "truncation"} <= set(dropped) and "gradient_checkpointing" not in dropped
     assert lf["output_dir"] == cfg.output_dir
     res = export_config(cfg, "llamafactory", tmp_path / "o")
@@ -121,7 +137,7 @@ def test_llamafactory_keys_are_its_own():
                "cutoff_len", "max_samples", "val_size", "train_on_prompt", "stage", "finetuning_type",
                "quantization_bit", "lora_rank", "lora_alpha", "lora_dropout", "lora_target", "loraplus_lr_ratio",
                "loraplus_lr_embedding", "use_rslora", "use_dora", "packing", "plot_loss",
-               "disable_gradient_checkpointing",
+               "disable_gradient_checkpointing", "default_system",
                # transformers 4.x TrainingArguments fields (LLaMA-Factory pins transformers 4.x) removed in 5.x
                "warmup_ratio", "overwrite_output_dir"}
     hf = {f.name for f in dataclasses.fields(Seq2SeqTrainingArguments)} | {"do_train"}
@@ -189,3 +205,43 @@ def test_packing_is_llamafactorys_neat_packing_both_ways():
     assert lf["packing"] is True and lf["neat_packing"] is True
     assert "neat_packing" not in to_llamafactory(build_config({"model_name_or_path": "m"}))[0]
     assert build_config({"model_name_or_path": "m", "neat_packing": True, "packing": True}).packing is True
+
+
+def _lf_columns_exist(info: dict, data) -> None:
+    """What LLaMA-Factory's converters index: every mapped column must be one the file has."""
+    (entry,) = info.values()
+    assert set(entry["columns"].values()) <= file_columns(data), (entry["columns"], file_columns(data))
+
+
+@pytest.mark.parametrize("records, expected", [
+    ([{"instruction": "q", "output": "a"}], {"prompt": "instruction", "response": "output"}),
+    ([{"instruction": "q", "input": "x", "output": "a"}, {"instruction": "q", "output": "a", "system": "s"}],
+     {"prompt": "instruction", "query": "input", "response": "output", "system": "system"}),
+    ([{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}],
+     {"messages": "conversations"}),
+    ([{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "system": "s"}],
+     {"messages": "messages", "system": "system"}),
+])
+def test_dataset_info_maps_only_columns_the_file_has(tmp_path, records, expected):
+    """An alpaca file without a system column used to export "system": "system" (LLaMA-Factory: KeyError)."""
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _, info, _ = to_llamafactory(build_config({"model_name_or_path": "smollm2-135m", "dataset": str(data)}), tmp_path)
+    assert info["d"]["columns"] == expected
+    _lf_columns_exist(info, data)
+
+
+def test_export_notes_a_template_it_could_not_check(tmp_path):
+    res = export_config(build_config({"model_name_or_path": "no-such-model"}), "llamafactory", tmp_path)
+    assert any("not checked by rendering" in n for n in res.notes)
+    assert "# note: template" in open(res.files[0]).read()
+
+
+@pytest.mark.integration
+def test_export_smollm2_real_tokenizer(tmp_path, monkeypatch):
+    import tiaocan.models
+
+    monkeypatch.undo()  # the embedded model's real tokenizer
+    tiaocan.models.load_tokenizer.cache_clear()
+    lf, _, _ = to_llamafactory(build_config({"model_name_or_path": "smollm2-135m"}))
+    assert lf["template"] == "smollm2" and lf["default_system"] == SMOLLM2_SYSTEM

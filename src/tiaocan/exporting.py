@@ -35,6 +35,7 @@ class ExportResult(BaseModel):
     target: str
     files: list[str]
     dropped: dict[str, str] = {}
+    notes: list[str] = []  # what the export chose without being able to check it (template, ...)
 
 
 def _model_id(cfg: TrainConfig) -> str:
@@ -42,7 +43,8 @@ def _model_id(cfg: TrainConfig) -> str:
 
 
 def guess_template(model: str) -> str:
-    """LLaMA-Factory template name from the model's architecture (only used when `template` is unset)."""
+    """The LLaMA-Factory template an architecture usually has: only a tie-break between templates that render the
+    same text, and the fallback when the model's tokenizer cannot be loaded here."""
     try:
         from .planning.shapes import load_shape
 
@@ -61,7 +63,26 @@ def guess_template(model: str) -> str:
         return "mistral"
     if s.model_type == "llama" and s.vocab_size >= 128000:
         return "llama3"
-    return "chatml"  # SmolLM2 and other ChatML-style chat templates
+    return "chatml"
+
+
+def choose_template(model: str, notes: list[str]) -> tuple[str | None, str | None]:
+    """(LLaMA-Factory template, default_system override or None), chosen by rendering the model's own chat
+    template (lf_templates); what could not be checked is said in `notes`."""
+    from . import lf_templates
+    from .models import load_tokenizer
+
+    hint = guess_template(model)
+    try:
+        tok = load_tokenizer(model)
+    except Exception as e:  # noqa: BLE001 — offline hub id, no chat template, ...: fall back to the architecture
+        notes.append(f"template: {hint} guessed from the architecture, not checked by rendering (cannot load the "
+                     f"tokenizer of {model}: {str(e).splitlines()[0] if str(e) else type(e).__name__})")
+        return hint, None
+    m = lf_templates.choose(tok, hint)
+    if m.note:
+        notes.append(f"template: {m.note}" if m.name is None else f"template: {m.name} — {m.note}")
+    return m.name, m.default_system
 
 
 def detect_format(path: Path) -> str:
@@ -81,6 +102,28 @@ def detect_format(path: Path) -> str:
     raise UserError(f"{path}: unknown record layout (keys {sorted(first)}); set `formatting` in the config")
 
 
+def file_columns(path: Path) -> set[str]:
+    """The columns a data file really has (the union over its records): dataset_info.json may map only these, or
+    LLaMA-Factory's converter dies with KeyError on the first record."""
+    if path.suffix == ".csv":
+        import csv
+
+        with path.open(encoding="utf-8", newline="") as f:
+            return set(next(csv.reader(f), []))
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return set(pq.read_schema(path).names)
+    from .textio import read_text
+
+    text = read_text(path)
+    if path.suffix == ".json" and text.lstrip().startswith("["):
+        records = json.loads(text)
+    else:
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return {k for r in records if isinstance(r, dict) for k in r}
+
+
 def _dataset_info(cfg: TrainConfig, out: Path) -> tuple[dict[str, Any], str | None]:
     """A dataset_info.json entry for a data file; None when `dataset` already names LLaMA-Factory datasets."""
     if not cfg.dataset:
@@ -90,20 +133,27 @@ def _dataset_info(cfg: TrainConfig, out: Path) -> tuple[dict[str, Any], str | No
         return {}, None
     fmt = cfg.formatting if cfg.formatting != "auto" else detect_format(p)
     name = p.stem.replace(" ", "_")
+    have = file_columns(p)
     if fmt == "alpaca":
-        entry = {"file_name": str(p.resolve()), "columns": {"prompt": "instruction", "query": "input",
-                                                              "response": "output", "system": "system"}}
+        wanted = {"prompt": "instruction", "query": "input", "response": "output", "system": "system",
+                  "history": "history"}
+        entry = {"file_name": str(p.resolve()), "columns": {k: c for k, c in wanted.items() if c in have}}
     elif fmt == "sharegpt":
         entry = {"file_name": str(p.resolve()), "formatting": "sharegpt", "columns": {"messages": "conversations"}}
     else:
         entry = {"file_name": str(p.resolve()), "formatting": "sharegpt", "columns": {"messages": "messages"},
                  "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                           "assistant_tag": "assistant", "system_tag": "system"}}
+    if fmt != "alpaca" and "system" in have:  # a system column beside the turns, which tiaocan reads too
+        entry["columns"]["system"] = "system"
     return {name: entry}, name
 
 
-def to_llamafactory(cfg: TrainConfig, out: Path | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(LLaMA-Factory YAML dict, dataset_info.json dict, dropped keys with reasons)."""
+def to_llamafactory(cfg: TrainConfig, out: Path | None = None, notes: list[str] | None = None
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(LLaMA-Factory YAML dict, dataset_info.json dict, dropped keys with reasons); what the export could not
+    check is appended to `notes`."""
+    notes = [] if notes is None else notes
     d = cfg.model_dump(exclude_unset=True)
     dropped = {k: TIAOCAN_ONLY[k] for k in d if k in TIAOCAN_ONLY}
     lf = {k: v for k, v in d.items() if k not in TIAOCAN_ONLY}
@@ -120,7 +170,11 @@ def to_llamafactory(cfg: TrainConfig, out: Path | None = None) -> tuple[dict[str
     lf.setdefault("do_train", True)
     lf.setdefault("finetuning_type", cfg.finetuning_type)
     if not cfg.template:
-        lf["template"] = guess_template(cfg.model_name_or_path)
+        template, default_system = choose_template(cfg.model_name_or_path, notes)
+        if template:
+            lf["template"] = template
+        if default_system is not None:
+            lf["default_system"] = default_system
     info: dict[str, Any] = {}
     if out is not None:
         info, name = _dataset_info(cfg, out)
@@ -221,15 +275,17 @@ def export_config(config: TrainConfig | str | Path, to: str, out_dir: str | Path
     out.mkdir(parents=True, exist_ok=True)
     dump = lambda d: yaml.safe_dump(d, sort_keys=False, allow_unicode=True)  # noqa: E731
     if to == "llamafactory":
-        lf, info, dropped = to_llamafactory(cfg, out)
+        notes: list[str] = []
+        lf, info, dropped = to_llamafactory(cfg, out, notes)
         head = "".join(f"# dropped {k}: {why}\n" for k, why in dropped.items())
+        head += "".join(f"# note: {n}\n" for n in notes)
         files = [out / "llamafactory_sft.yaml"]
         files[0].write_text(head + dump(lf), encoding="utf-8")
         if info:
             files.append(out / "dataset_info.json")
             info = _merge_info(files[1], info)
             files[1].write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
-        return ExportResult(target=to, files=[str(f) for f in files], dropped=dropped)
+        return ExportResult(target=to, files=[str(f) for f in files], dropped=dropped, notes=notes)
     if to == "axolotl":
         f = out / "axolotl.yaml"
         f.write_text(dump(to_axolotl(cfg)), encoding="utf-8")

@@ -28,4 +28,6 @@ def export_cmd(
         console.print(f"wrote {f}")
     for k, why in res.dropped.items():
         console.print(f"[yellow]not exported:[/] {k} — {why}")
+    for n in res.notes:
+        console.print(f"[yellow]note:[/] {n}")
     write_json(res, json_path)
