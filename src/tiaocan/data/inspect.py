@@ -259,12 +259,9 @@ def inspect_data(data: str, model: str = "smollm2-135m", cutoff_len: int | None 
     return report
 
 
-def _categories(ds, test: str | None, dataset_dir: str, formatting: str) -> dict[str, Any] | None:
-    """Topic balance and fact coverage (tiaocan.data.categories), when that module is available."""
-    try:
-        from .categories import category_report
-    except ImportError:
-        return None
+def _categories(ds, test: str | None, dataset_dir: str, formatting: str) -> dict[str, Any]:
+    """Topic balance and fact coverage (tiaocan.data.categories)."""
+    from .categories import category_report
+
     test_ds = load_dataset(test, dataset_dir=dataset_dir, formatting=formatting, require_answer=False) if test else None
-    rep = category_report(ds, test_ds)
-    return rep.model_dump(mode="json") if hasattr(rep, "model_dump") else rep
+    return category_report(ds, test_ds).model_dump(mode="json")

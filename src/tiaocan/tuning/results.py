@@ -176,26 +176,11 @@ def write_outputs(result: TuneResult, base: TrainConfig, space: SearchSpace, stu
 
 
 def _llamafactory(cfg: TrainConfig, out: Path) -> str:
-    """The best config in LLaMA-Factory's keys (the export module when present, else TrainConfig's LF names)."""
-    lf_dir = out / "llamafactory"
-    try:
-        from ..exporting import export_config
-    except ImportError:
-        export_config = None
-    if export_config is not None:
-        res = export_config(cfg.model_copy(update={"output_dir": "saves/tiaocan-tuned"}), "llamafactory", lf_dir)
-        return res.files[0]
-    import yaml
+    """The best config as `tiaocan export --to llamafactory` writes it (template by rendering, dataset_info.json)."""
+    from ..exporting import export_config
 
-    d: dict[str, Any] = cfg.to_yaml_dict()
-    for k in ("truncation", "stop_loss_band", "early_stopping_patience", "divergence_factor", "merge_adapter"):
-        d.pop(k, None)
-    d.setdefault("stage", "sft")
-    d.setdefault("do_train", True)
-    lf_dir.mkdir(parents=True, exist_ok=True)
-    p = lf_dir / "llamafactory_sft.yaml"
-    p.write_text(yaml.safe_dump(d, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return str(p)
+    res = export_config(cfg.model_copy(update={"output_dir": "saves/tiaocan-tuned"}), "llamafactory", out / "llamafactory")
+    return res.files[0]
 
 
 def _final(best: TrainConfig, out: Path, quiet: bool) -> dict[str, Any]:

@@ -41,15 +41,9 @@ def base_config(model: str | None, data: str | None, config: Any = None, gpu: st
     else:
         if not model or not data:
             raise UserError("tune needs --model and --data (or --config YAML)")
-        try:
-            from ..planning import make_plan
-        except ImportError:
-            make_plan = None
-        if make_plan is not None:
-            plan = make_plan(model, data, gpu=gpu)
-            cfg = plan.to_train_config()
-        else:
-            cfg = build_config({"model_name_or_path": model, "dataset": data})
+        from ..planning import make_plan
+
+        cfg = make_plan(model, data, gpu=gpu).to_train_config()
     upd = dict(overrides or {})
     if model and config is not None:
         upd["model_name_or_path"] = model
