@@ -184,6 +184,12 @@ UNSUPPORTED_LF_KEYS = {
 }
 
 
+def key_help() -> list[tuple[str, Any, str]]:
+    """(key, default, description) for every TrainConfig key: the field descriptions above are the one source of
+    `tiaocan train --help` and of `tiaocan explain` for keys without a longer entry."""
+    return [(k, f.default, f.description or "") for k, f in TrainConfig.model_fields.items()]
+
+
 def _coerce_override(value: str) -> Any:
     """key=value overrides come from the shell as text: parse them as YAML scalars (1e-4, true, [0.7,1.4])."""
     parsed = yaml.safe_load(value)

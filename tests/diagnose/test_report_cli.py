@@ -126,3 +126,9 @@ def test_cli_band_flag(two_runs):
     assert r.exit_code != 0 and "--band" in str(r.exception)
     r = CliRunner().invoke(app, ["diagnose", str(two_runs[0]), "--band", "0.2,0.5", "--zh"], terminal_width=200)
     assert r.exit_code == 0 and "欠拟合" in r.output  # the healthy run is far above a 0.2–0.5 band
+    # --lang is the flag every command shares; --zh stays as a hidden alias so old commands work
+    r2 = CliRunner().invoke(app, ["diagnose", str(two_runs[0]), "--band", "0.2,0.5", "--lang", "zh"], terminal_width=200)
+    assert r2.exit_code == 0 and r2.output == r.output
+    r3 = CliRunner().invoke(app, ["diagnose", str(two_runs[0]), "--band", "0.2,0.5", "--lang", "en"], terminal_width=200)
+    assert r3.exit_code == 0 and "欠拟合" not in r3.output
+    assert "--zh" not in CliRunner().invoke(app, ["diagnose", "--help"]).output

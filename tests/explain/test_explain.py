@@ -4,7 +4,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tiaocan.errors import UserError
-from tiaocan.explanation import SECTIONS, explain, params, reason, resolve_lang, texts
+from tiaocan.config import key_help
+from tiaocan.explanation import SECTIONS, all_params, explain, params, reason, resolve_lang, texts
 
 
 def test_every_param_has_all_sections_in_both_languages():
@@ -31,8 +32,43 @@ def test_plan_parameters_are_all_explained():
     plan_keys = {"learning_rate", "num_train_epochs", "cutoff_len", "per_device_train_batch_size",
                  "gradient_accumulation_steps", "loraplus_lr_ratio", "lora_rank", "lora_alpha", "lora_target",
                  "lora_dropout", "lr_scheduler_type", "warmup_ratio", "gradient_checkpointing", "stop_loss_band",
-                 "effective_batch", "finetuning_type", "quantization_bit", "bf16", "fp16"}
+                 "effective_batch", "finetuning_type", "quantization_bit", "bf16", "fp16", "val_size", "packing",
+                 "early_stopping_patience"}
     assert plan_keys <= set(params())
+
+
+def test_plan_written_keys_have_full_entries(tmp_path, tiny_model_dir):
+    """The keys a real plan writes into its config all have a full entry in both languages."""
+    import json
+
+    from tiaocan.planning import make_plan
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"instruction": f"q{i}", "output": f"answer {i}"}) + "\n" for i in range(40)))
+    cfg = make_plan(str(tiny_model_dir), str(data), method="lora").config
+    written = set(cfg) - {"model_name_or_path", "dataset", "output_dir", "eval_steps", "save_steps", "logging_steps",
+                          "per_device_eval_batch_size", "dataset_dir", "formatting", "truncation", "seed"}
+    assert written - set(params()) == set(), written - set(params())
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_explain_covers_every_config_key(lang):
+    """Every TrainConfig key is explained: a full entry, or its field description (the `train --help` text)."""
+    keys = [k for k, _, _ in key_help()]
+    assert set(keys) <= set(all_params())
+    by = {e.param: e for e in explain(None, lang)}
+    for k, _, desc in key_help():
+        assert by[k].meaning and (k in params() or by[k].meaning.startswith(desc)), k
+
+
+def test_train_help_lists_every_key_with_its_description():
+    from tiaocan.cli import app
+
+    r = CliRunner().invoke(app, ["train", "--help"], terminal_width=400)
+    flat = " ".join(r.output.split())
+    assert r.exit_code == 0
+    for k, _, desc in key_help():
+        assert k in flat and " ".join(desc.split()) in flat, k
 
 
 def test_reason_renders_and_falls_back():

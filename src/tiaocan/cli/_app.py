@@ -43,6 +43,8 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 
 JsonOpt = typer.Option(None, "--json", help="Also write the result as JSON to this path.")
+# The one language flag of every command with texts in two languages (explanation.resolve_lang reads it).
+LangOpt = typer.Option(None, "--lang", help="en | zh (default: from the locale).")
 
 
 def to_jsonable(result: Any) -> Any:

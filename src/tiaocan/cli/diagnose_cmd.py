@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from ._app import JsonOpt, app, console, write_json
+from ._app import JsonOpt, LangOpt, app, console, write_json
 
 SEV_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -30,15 +30,18 @@ def diagnose_cmd(
     runs: list[Path] = typer.Argument(..., help="Run directories (output_dir) or log files: trainer_log.jsonl / trainer_state.json."),
     band: Optional[str] = typer.Option(None, "--band", help="Target train-loss band low,high (default: the run's stop_loss_band or 0.7,1.4)."),
     no_data: bool = typer.Option(False, "--no-data", help="Skip the truncation check (it re-reads the dataset named in the run's config)."),
-    zh: bool = typer.Option(False, "--zh", help="Explanations in Chinese (中文说明)."),
+    lang: Optional[str] = LangOpt,
+    zh: bool = typer.Option(False, "--zh", hidden=True, help="Old spelling of --lang zh."),
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What went wrong in these training runs, with evidence, and what to change next."""
     from ..diagnosis import diagnose
+    from ..explanation import resolve_lang
     from ..diagnosis.suggest import change_line, compact, to_yaml
     from ._checks import check_output, run_inputs
 
     check_output("--json", json_path, run_inputs(*runs))
+    zh = resolve_lang("zh" if zh else lang) == "zh"
     result = diagnose(runs, band=parse_band(band), check_data=not no_data)
     for d in result.runs:
         head = "[bold green]healthy[/]" if d.healthy else "[bold red]needs changes[/]"

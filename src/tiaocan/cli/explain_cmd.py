@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from ._app import JsonOpt, app, console, write_json
+from ._app import JsonOpt, LangOpt, app, console, write_json
 
 HEADINGS = {"en": ("Meaning", "Interactions", "Signs it is wrong", "What tiaocan does"),
             "zh": ("含义", "相互影响", "设错的迹象", "tiaocan 的做法")}
@@ -15,7 +15,7 @@ HEADINGS = {"en": ("Meaning", "Interactions", "Signs it is wrong", "What tiaocan
 @app.command("explain")
 def explain_cmd(
     param: Optional[str] = typer.Argument(None, help="Parameter name (e.g. learning_rate); all when omitted."),
-    lang: Optional[str] = typer.Option(None, "--lang", help="en | zh (default: from the locale)."),
+    lang: Optional[str] = LangOpt,
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What a training parameter means, how it interacts, and the signs it is set wrong."""
@@ -25,5 +25,6 @@ def explain_cmd(
     for e in items:
         console.print(f"\n[bold cyan]{e.title}[/]")
         for head, sec in zip(HEADINGS[e.lang], SECTIONS):
-            console.print(f"[bold]{head}:[/] {getattr(e, sec)}")
+            if getattr(e, sec):  # keys without a full entry have only their config description (the meaning)
+                console.print(f"[bold]{head}:[/] {getattr(e, sec)}")
     write_json([e.model_dump() for e in items], json_path)

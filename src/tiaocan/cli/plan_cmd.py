@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._app import JsonOpt, app, console, write_json
+from ._app import JsonOpt, LangOpt, app, console, write_json
 
 
 def _fmt(v) -> str:
@@ -64,7 +64,7 @@ def plan_cmd(
     method: str = typer.Option("lora", "--method", help="lora | qlora | full."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help="key=value to fix a value (repeatable); dependents are re-derived."),
     loraplus: bool = typer.Option(False, "--loraplus", help="Use LoRA+ (ratio 16, learning rate adjusted)."),
-    lang: Optional[str] = typer.Option(None, "--lang", help="en | zh (default: from the locale)."),
+    lang: Optional[str] = LangOpt,
     dataset_dir: str = typer.Option("data", "--dataset-dir", help="Folder with dataset_info.json (LLaMA-Factory)."),
     formatting: str = typer.Option("auto", "--format", help="auto | alpaca | sharegpt | openai."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the plan as a YAML that `tiaocan train` runs as is."),

@@ -20,7 +20,18 @@ def split_args(items: list[str]) -> tuple[str | None, list[str]]:
     return config, overrides
 
 
-@app.command("train", context_settings={"allow_extra_args": False})
+def keys_epilog() -> str:
+    """Every TrainConfig key with its field description (config.key_help: the one source, also for explain)."""
+    from rich.markup import escape  # typer renders help as rich markup: "[0.7, 1.4]" would vanish as a tag
+
+    from ..config import key_help
+
+    lines = [escape(f"{k} (default {d!r}): {h}" if d is not None else f"{k}: {h}") for k, d, h in key_help()]
+    # click re-wraps epilog paragraphs; one key per paragraph keeps each on its own line(s)
+    return "Config keys (YAML or KEY=VALUE; `tiaocan explain KEY` says more):\n\n" + "\n\n".join(lines)
+
+
+@app.command("train", context_settings={"allow_extra_args": False}, epilog=keys_epilog())
 def train_cmd(
     args: Optional[List[str]] = typer.Argument(None, metavar="[CONFIG.yaml] [KEY=VALUE]...",
                                                help="Config YAML (LLaMA-Factory keys) and/or key=value overrides, "

@@ -62,13 +62,31 @@ class Explanation(BaseModel):
 
 
 def params() -> list[str]:
+    """Keys with a full entry (en.yaml / zh.yaml)."""
     return [k for k, v in texts("en").items() if "title" in v]
 
 
+def all_params() -> list[str]:
+    """What `explain` covers: the full entries, then every other TrainConfig key (its field description)."""
+    from ..config import key_help
+
+    full = params()
+    return full + [k for k, _, _ in key_help() if k not in full]
+
+
+def _brief(key: str, lang: str) -> Explanation:
+    """A key without a full entry: its TrainConfig field description, the text `train --help` shows (English)."""
+    from ..config import key_help
+
+    default, desc = next((d, h) for k, d, h in key_help() if k == key)
+    shown = "" if default is None else f" (default {default})" if lang == "en" else f"（默认 {default}）"
+    return Explanation(param=key, lang=lang, title=key, meaning=desc + shown, interactions="", signs="", tiaocan="")
+
+
 def explain(param: str | None = None, lang: str | None = None) -> list[Explanation]:
-    """Explanations for one parameter (name as in the YAML config) or all of them."""
+    """Explanations for one parameter (name as in the YAML config) or all of them: every TrainConfig key."""
     lg = resolve_lang(lang)
-    names = params()
+    names = all_params()
     if param is not None:
         if param not in names:
             close = [n for n in names if param.lower() in n or n in param.lower()]
@@ -76,4 +94,5 @@ def explain(param: str | None = None, lang: str | None = None) -> list[Explanati
             raise UserError(f"explain: unknown parameter '{param}'.{hint} Known: {', '.join(names)}")
         names = [param]
     t = texts(lg)
-    return [Explanation(param=n, lang=lg, title=t[n]["title"], **{s: t[n][s] for s in SECTIONS}) for n in names]
+    return [Explanation(param=n, lang=lg, title=t[n]["title"], **{s: t[n][s] for s in SECTIONS}) if n in t
+            else _brief(n, lg) for n in names]
