@@ -88,6 +88,11 @@ def test_main_flow_en_then_zh(web_server, browser, shots_dir, tmp_path):
     # 2 · plan table; micro batch 1 → accumulation re-derived
     _tab(page, "plan")
     _wait(lambda: _cell(page, "plan-table", "gradient_accumulation_steps"), 120, "the plan table")
+    # 48 examples x 3 epochs plan an effective batch of 1, which no micro batch can split: ask for 8 first
+    _fill(page, "set-key", "effective_batch", enter=True)
+    _fill(page, "set-value", "8")
+    page.click("#set-btn")
+    _wait(lambda: (_cell(page, "plan-table", "effective_batch") or "").startswith("8"), 60, "effective batch 8")
     before = _cell(page, "plan-table", "gradient_accumulation_steps")
     micro = _cell(page, "plan-table", "per_device_train_batch_size")
     new_micro = "1" if micro.rstrip(" *") != "1" else "2"
