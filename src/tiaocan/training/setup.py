@@ -58,12 +58,6 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def cpu_has_bf16() -> bool:
-    from ..cpu import has_native_bf16
-
-    return has_native_bf16()
-
-
 def setup_runtime(cfg: TrainConfig) -> None:
     from transformers import set_seed
 

@@ -3,6 +3,7 @@ planning for this machine without a GPU, when its CPU computes bf16 natively (ti
 training step ~10x slower than fp32 on an AVX2-only CPU)."""
 from __future__ import annotations
 
+from ...cpu import has_native_bf16
 from ..result import Rec
 from . import Ctx, register
 
@@ -23,14 +24,9 @@ def precision(ctx: Ctx) -> list[Rec]:
     if ctx.gpu is not None and not ctx.gpu.bf16:
         out.append(ctx.rec("fp16", True, "no_bf16", "GPU datasheet", gpu=ctx.gpu.name))
         ctx.values["bf16"] = False
-    elif ctx.gpu is None and not _cpu_bf16():
+    elif ctx.gpu is None and not has_native_bf16():
         out.append(ctx.rec("bf16", False, "cpu_no_bf16", "tiaocan.cpu (measured)"))
     else:
         out.append(ctx.rec("bf16", True, "bf16", "mixed-precision training practice"))
     return out
 
-
-def _cpu_bf16() -> bool:
-    from ...cpu import has_native_bf16
-
-    return has_native_bf16()
