@@ -154,6 +154,7 @@ def run_one(job: dict, scratch: Path) -> dict:
     from transformers import TrainerCallback
 
     import tiaocan
+    from tiaocan.derive import steps_per_epoch, total_steps
 
     class EvalAtEnd(TrainerCallback):
         """Evaluate at the last step too, so the final model is always scored."""
@@ -165,8 +166,8 @@ def run_one(job: dict, scratch: Path) -> dict:
     cfg = dict(job["config"])
     cfg["output_dir"] = str(scratch / job["id"].replace("|", "_"))
     n_train = sum(1 for _ in open(cfg["dataset"], encoding="utf-8"))
-    steps = math.ceil(cfg["num_train_epochs"] * math.ceil(math.ceil(n_train / cfg["per_device_train_batch_size"])
-                                                          / cfg["gradient_accumulation_steps"]))
+    steps = total_steps(steps_per_epoch(n_train, cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]),
+                        cfg["num_train_epochs"])
     if job["kind"] != "plan_v1":  # a plan keeps its own eval cadence (and its best-checkpoint rule)
         cfg["eval_steps"] = max(1, math.ceil(steps / 6))
     t = time.time()
