@@ -75,31 +75,66 @@ def loss_at(points: list[tuple[float, float, dict]], lr: float) -> float | None:
     return points[-1][1]
 
 
-def v0_lr(model: str, batch: int) -> float:
-    """The rule before the horizon term: literature reference at batch 128 x sqrt(batch / 128)."""
+def ref_lr(model: str) -> float:
+    """The literature reference for the model's shape at batch 128 (planning/rules/learning_rate.reference_lr)."""
     from tiaocan.planning.rules.learning_rate import reference_lr
     from tiaocan.planning.shapes import load_shape
 
-    ref, _ = reference_lr(load_shape(model), lora=True)
-    return ref * math.sqrt(batch / 128)
+    return reference_lr(load_shape(model), lora=True)[0]
 
 
-def fit(points: list[tuple[str, float, float]]) -> tuple[float, float]:
-    """(c, a) for y = c_model + a * x with x = log(seen / 1000), y = log ratio, points = (model, x, y).
+# Candidate rules: log(lr* / ref) = c_model + a * log(batch / 8) + s * log(horizon / H0). Each names the horizon it
+# counts (examples seen = examples x epochs; optimizer steps; epochs = repetition alone) and whether the batch
+# exponent is fitted or held at the square root. Chosen by leave-one-task-out regret, never by in-sample fit.
+H0 = {"seen": 1000.0, "steps": 100.0, "epochs": 3.0, "none": 1.0}
+VARIANTS = {"sqrt batch + seen": ("seen", 0.5), "batch + seen": ("seen", None), "batch + steps": ("steps", None),
+            "batch + epochs": ("epochs", None), "batch only": ("none", None)}
 
-    a: least squares on the within-model deviations (0 when no model has two horizons); c: mean of the models'
-    own offsets (y - a * x averaged per model, then across models)."""
-    by: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for m, x, y in points:
-        by[m].append((x, y))
-    sxy = sxx = 0.0
+
+def features(d: dict, horizon: str) -> tuple[float, float]:
+    return math.log(d["batch"] / 8), (math.log(d[horizon] / H0[horizon]) if horizon != "none" else 0.0)
+
+
+def fit(data: list[dict], horizon: str, batch_exp: float | None) -> dict:
+    """Least squares on the within-model deviations (fixed effects: each model's own offset removed, so a model
+    measured in one setting does not bend the slopes); the rule's constant is the mean of the models' offsets
+    (each model weighs the same: the plan must serve models it was not calibrated on)."""
+    import numpy as np
+
+    by: dict[str, list[dict]] = defaultdict(list)
+    for d in data:
+        by[d["model"]].append(d)
+    X, Y = [], []
     for pts in by.values():
-        mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
-        sxy += sum((x - mx) * (y - my) for x, y in pts)
-        sxx += sum((x - mx) ** 2 for x, _ in pts)
-    a = sxy / sxx if sxx > 1e-9 else 0.0
-    offsets = [sum(y - a * x for x, y in pts) / len(pts) for pts in by.values()]
-    return sum(offsets) / len(offsets), a
+        f = np.array([features(d, horizon) for d in pts])
+        y = np.array([d["y"] for d in pts])
+        X.extend(f - f.mean(0))
+        Y.extend(y - y.mean())
+    X, Y = np.array(X), np.array(Y)
+    if batch_exp is not None:
+        Y, X = Y - batch_exp * X[:, 0], X[:, 1:]
+    cols = [k for k in range(X.shape[1]) if np.abs(X[:, k]).sum() > 1e-9]
+    coef = np.zeros(X.shape[1])
+    if cols and len(Y) > len(cols):
+        coef[cols] = np.linalg.lstsq(X[:, cols], Y, rcond=None)[0]
+    a, s = (batch_exp, float(coef[0])) if batch_exp is not None else (float(coef[0]), float(coef[1]))
+    offsets = {m: float(np.mean([d["y"] - a * features(d, horizon)[0] - s * features(d, horizon)[1] for d in pts]))
+               for m, pts in by.items()}
+    return dict(horizon=horizon, a=a, s=s, c=sum(offsets.values()) / len(offsets), offsets=offsets)
+
+
+def predict(rule: dict, model: str, d: dict, own: bool = False) -> float:
+    """The rule's lr; own=True uses the model's own fitted offset where the fit saw the model (a calibrated model,
+    like the cookbook's per-checkpoint table), else the across-model constant (a model never measured)."""
+    xb, xh = features(d, rule["horizon"])
+    c = rule["offsets"].get(model, rule["c"]) if own else rule["c"]
+    return ref_lr(model) * math.exp(c + rule["a"] * xb + rule["s"] * xh)
+
+
+def curve_point(model: str, task: str, batch: int, ep: float, pts: list) -> dict:
+    r = pts[0][2]
+    steps = max(p[2].get("total_steps", 0) for p in pts)
+    return dict(model=model, task=task, batch=batch, seen=r["n_train"] * ep, steps=steps, epochs=ep)
 
 
 def main() -> None:
@@ -110,52 +145,64 @@ def main() -> None:
     cs = curves(rows)
     baselines(rows)
     print(f"{len(rows)} scored runs, {len(cs)} curves\n")
-    print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / rule v0 |")
+    print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / ref |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     data = []
     for key, pts in sorted(cs.items()):
         model, task, batch, lp, ep = key
         lr, loss, where = optimum(pts)
-        steps = max(p[2].get("total_steps", 0) for p in pts)
-        seen = pts[0][2]["n_train"] * ep
-        ratio = lr / v0_lr(model, batch)
+        d = curve_point(model, task, batch, ep, pts)
         curve = ", ".join(f"{p[0]:.3g}→{p[1]:.3f}" for p in pts)
-        print(f"| {model} | {task} | {batch} | {lp:g} | {ep:g} | {steps} | {curve} | {lr:.3g} ({where}) | {loss:.3f} | {ratio:.1f} |")
+        print(f"| {model} | {task} | {batch} | {lp:g} | {ep:g} | {d['steps']} | {curve} | {lr:.3g} ({where}) | "
+              f"{loss:.3f} | {lr / ref_lr(model):.2f} |")
         if where == "interior" and not lp:
-            data.append(dict(model=model, task=task, batch=batch, seen=seen, x=math.log(seen / 1000), y=math.log(ratio)))
-    if len(data) < 2:
-        print("\nfewer than 2 interior optima: nothing to fit")
+            data.append(dict(d, y=math.log(lr / ref_lr(model))))
+    if len(data) < 3:
+        print("\nfewer than 3 interior optima: nothing to fit")
         return
-    c, slope = fit([(d["model"], d["x"], d["y"]) for d in data])
-    print(f"\nfit on {len(data)} interior optima ({len({d['model'] for d in data})} models): "
-          f"lr* / rule_v0 = {math.exp(c):.2f} x (examples seen / 1000)^{slope:+.3f}")
-    for m in sorted({d["model"] for d in data}):
-        own = [d for d in data if d["model"] == m]
-        off = sum(d["y"] - slope * d["x"] for d in own) / len(own)
-        print(f"  {m}: own offset x{math.exp(off):.2f} (the rule uses x{math.exp(c):.2f}: this model's best lr is "
-              f"x{math.exp(off - c):.2f} the rule's)")
-    within2 = sum(abs(d["y"] - (c + slope * d["x"])) <= math.log(2) for d in data)
-    print(f"within x2 of the fitted rule: {within2} of {len(data)} curves")
-    print("\nleave-one-task-out (plain LoRA curves; regret = loss at the predicted lr vs the task's best measured run):")
-    best_task = defaultdict(lambda: math.inf)
+    print(f"\nfits on {len(data)} interior optima ({len({d['model'] for d in data})} models, "
+          f"{len({d['task'] for d in data})} tasks): log(lr*/ref) = c + a log(batch/8) + s log(horizon/H0)")
+    best_task: dict = defaultdict(lambda: math.inf)
     for (model, task, *_), pts in cs.items():
         best_task[(model, task)] = min(best_task[(model, task)], min(p[1] for p in pts))
+    for name, (horizon, bexp) in VARIANTS.items():
+        rule = fit(data, horizon, bexp)
+        within2 = sum(abs(math.log(predict(rule, d["model"], d) / (ref_lr(d["model"]) * math.exp(d["y"]))))
+                      <= math.log(2) for d in data)
+        offs = ", ".join(f"{m} x{math.exp(o - rule['c']):.2f}" for m, o in sorted(rule["offsets"].items()))
+        print(f"\n## {name}: c x{math.exp(rule['c']):.2f}, a {rule['a']:+.2f}, s {rule['s']:+.2f} "
+              f"(H0 {H0[horizon]:g} {horizon}); in-sample within x2: {within2}/{len(data)}; model offsets {offs}")
+        for own in (False, True):
+            loto(cs, data, horizon, bexp, best_task, own)
+
+
+def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task: dict, own: bool) -> None:
+    """Refit without each task, predict its plain-LoRA curves' lr, read the loss there off the measured curve.
+    own: the model's offset from its other tasks (a calibrated model) instead of the across-model constant."""
+    regrets, label = [], "own model offset" if own else "across-model constant"
+    print(f"  leave-one-task-out, {label}:")
     for key, pts in sorted(cs.items()):
         model, task, batch, lp, ep = key
         if lp:
             continue
-        train = [(d["model"], d["x"], d["y"]) for d in data if d["task"] != task]
-        if len(train) < 2:
-            print(f"  {model} {task} batch {batch}: no interior optimum outside this task to fit on")
+        train = [d for d in data if d["task"] != task]
+        if len(train) < 3:  # two slopes and an offset
             continue
-        c2, s2 = fit(train)
-        steps = max(p[2].get("total_steps", 0) for p in pts)
-        lr = v0_lr(model, batch) * math.exp(c2 + s2 * math.log(pts[0][2]["n_train"] * ep / 1000))
+        rule = fit(train, horizon, bexp)
+        lr = predict(rule, model, curve_point(model, task, batch, ep, pts), own)
         at = loss_at(pts, lr)
         best = best_task[(model, task)]
-        reg = f"{100 * (at - best) / best:+.1f} %" if at is not None else "outside measured lrs"
-        print(f"  {model} {task} batch {batch} ({steps} steps): predicted lr {lr:.3g}, loss {at if at is None else round(at, 3)}"
-              f" vs task best {best:.3f}: {reg}")
+        if at is None:
+            side = "below" if lr < pts[0][0] else "above"
+            print(f"    {model} {task} b{batch} e{ep:g}: predicted lr {lr:.3g} {side} the measured lrs")
+            continue
+        regrets.append(100 * (at - best) / best)
+        print(f"    {model} {task} b{batch} e{ep:g}: predicted lr {lr:.3g} -> {at:.3f} vs task best {best:.3f}: "
+              f"{regrets[-1]:+.1f} %")
+    if regrets:
+        regrets.sort()
+        print(f"    regret over {len(regrets)} curves: median {regrets[len(regrets) // 2]:+.1f} %, "
+              f"worst {regrets[-1]:+.1f} %")
 
 
 def baselines(rows: list[dict]) -> None:
