@@ -203,7 +203,7 @@ def _progress_printer(quiet: bool) -> Callable[[str], None]:
     from rich.console import Console
 
     err = Console(stderr=True, highlight=False)
-    return lambda line: err.print(line, highlight=False, markup=False)
+    return lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True)  # one line each, in logs too
 
 
 class _Printer:
