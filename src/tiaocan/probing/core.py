@@ -37,8 +37,6 @@ def probe_plan(plan: Plan, budget: float | bool | str | None = DEFAULT_BUDGET, *
     temporary folder (under `workdir` when given) that is removed however the probe ends, Ctrl-C included.
     `noise=False` skips the gradient noise scale (the batch stays)."""
     budget = parse_budget(budget)
-    if plan.method != "full" and "learning_rate" not in plan.config:
-        raise UserError("--probe: the plan has no learning_rate to measure")
     say = _progress_printer(quiet)
     tmp = Path(tempfile.mkdtemp(prefix="tiaocan-probe-", dir=workdir))
     try:
