@@ -36,10 +36,19 @@ def evaluate(*args, **kwargs):
 
 
 def plan(*args, **kwargs):
-    """Plan a run for a model, data and GPU: every value with its reason, memory, steps (see planning.advisor.make_plan)."""
+    """Plan a run for a model, data and GPU: every value with its reason, memory, steps (see planning.advisor.make_plan);
+    `probe=0.15` also measures the learning rate and batch on the data (see probe_plan)."""
     from .planning import make_plan
 
     return make_plan(*args, **kwargs)
+
+
+def probe_plan(*args, **kwargs):
+    """Measure a Plan's learning rate and gradient noise scale on its own data and this machine, within a share of the
+    full run's compute (`plan(..., probe=0.15)` does it in one call; see probing.core.probe_plan)."""
+    from .probing import probe_plan as _probe_plan
+
+    return _probe_plan(*args, **kwargs)
 
 
 def explain(*args, **kwargs):
@@ -72,4 +81,4 @@ def diagnose(*args, **kwargs):
 
 
 __all__ = ["__version__", "TrainConfig", "load_config", "UserError", "DataError", "inspect", "train", "evaluate",
-           "plan", "explain", "export", "tune", "diagnose"]
+           "plan", "probe_plan", "explain", "export", "tune", "diagnose"]

@@ -87,9 +87,13 @@ def schedule(cfg: "TrainConfig", n_train: int, n_eval: int, devices: int = 1) ->
                     eval_steps=eval_steps, save_steps=save_steps)
 
 
+def examples_seen(sched: Schedule, epochs: float, max_steps: int = -1) -> float:
+    """Training examples a run processes, repeats counted (its horizon): an epoch-based run sees each example
+    `epochs` times; a max_steps run sees steps × effective batch examples."""
+    return float(max_steps * sched.effective_batch) if max_steps > 0 else sched.train_examples * float(epochs)
+
+
 def tokens(sched: Schedule, mean_tokens: float, epochs: float, max_steps: int = -1) -> tuple[int, int]:
-    """(input tokens per epoch, input tokens over the run) at `mean_tokens` per training example.
-    An epoch-based run sees each example `epochs` times; a max_steps run sees steps × effective batch examples."""
+    """(input tokens per epoch, input tokens over the run) at `mean_tokens` per training example."""
     per_epoch = sched.train_examples * mean_tokens
-    total = max_steps * sched.effective_batch * mean_tokens if max_steps > 0 else per_epoch * epochs
-    return int(per_epoch), int(total)
+    return int(per_epoch), int(examples_seen(sched, epochs, max_steps) * mean_tokens)

@@ -63,7 +63,9 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from ..threads import configure_threads
 
-    if TORCH_COMMANDS & set(sys.argv[1:]):  # before torch starts its thread pool; others skip the 0.2 s sample
+    args = sys.argv[1:]
+    probing = "plan" in args and any(a == "--probe" or a.startswith("--probe=") for a in args)  # it trains
+    if TORCH_COMMANDS & set(args) or probing:  # before torch starts its thread pool; others skip the 0.2 s sample
         configure_threads(_workers_from_argv(sys.argv[1:]))
     usage_errors, aborts = _click_classes()
     try:

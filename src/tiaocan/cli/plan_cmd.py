@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._app import JsonOpt, LangOpt, app, console, write_json
+from ._app import JsonOpt, LangOpt, app, console, state, write_json
+from ._probe_view import PlanCommand, show_probe
 
 
 def _fmt(v) -> str:
@@ -56,7 +57,7 @@ def show_plan(p) -> None:
         console.print(f"[yellow]note:[/] {escape(n)}")
 
 
-@app.command("plan")
+@app.command("plan", cls=PlanCommand)
 def plan_cmd(
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Local model dir, hub id (built-in shapes work offline) or smollm2-135m."),
     data: str = typer.Option(..., "--data", "-d", help="Data file or dataset name (inspected for lengths and size)."),
@@ -68,12 +69,26 @@ def plan_cmd(
     dataset_dir: str = typer.Option("data", "--dataset-dir", help="Folder with dataset_info.json (LLaMA-Factory)."),
     formatting: str = typer.Option("auto", "--format", help="auto | alpaca | sharegpt | openai."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the plan as a YAML that `tiaocan train` runs as is."),
+    probe: Optional[str] = typer.Option(
+        None, "--probe", metavar="[BUDGET]",
+        help="Measure instead of guessing: short runs on this data and machine pick the learning rate (5 rates x2 apart "
+             "around the plan's, scored on held-out loss) and the gradient noise scale advises the batch, within "
+             "BUDGET x the full run's training tokens (--probe alone: 0.15; at most 0.3)."),
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
-    """What should I set for this model, this data and this GPU, and why?"""
+    """What should I set for this model, this data and this GPU, and why?
+
+    With --probe the plan also measures: a few short training runs on your data and hardware choose the learning
+    rate, and the gradient noise scale (B_simple) advises the effective batch. The plan then shows a "measured"
+    section and its YAML carries the measured values, so `tiaocan tune --config plan.yaml` starts from them.
+    """
     from ..planning import make_plan
     from ._checks import FORMATS, check_choice, check_output, data_inputs
 
+    if probe is not None:
+        from ..probing import parse_budget
+
+        probe = parse_budget(probe)  # a usage error before any data is read
     check_choice("--format", formatting, FORMATS)
     inputs = data_inputs(data, dataset_dir=dataset_dir)
     if Path(model).expanduser().exists():
@@ -84,9 +99,16 @@ def plan_cmd(
         from ..errors import UserError
 
         raise UserError(f"--output and --json are the same file ({output}); give them different paths")
-    p = make_plan(model, data, gpu=gpu, method=method, overrides=overrides, lang=lang, loraplus=loraplus,
-                  dataset_dir=dataset_dir, formatting=formatting)
+    try:
+        p = make_plan(model, data, gpu=gpu, method=method, overrides=overrides, lang=lang, loraplus=loraplus,
+                      dataset_dir=dataset_dir, formatting=formatting, probe=probe)
+    except KeyboardInterrupt:
+        if probe is not None:
+            console.print("[yellow]interrupted:[/] the probe stopped; its runs were removed and nothing was written")
+            state.interrupt_reported = True
+        raise
     show_plan(p)
+    show_probe(p)
     if output is not None:
         console.print(f"[dim]wrote {p.save_yaml(output)} — run it with: tiaocan train {output}[/]")
     write_json(p, json_path)

@@ -93,12 +93,19 @@ def estimate_seconds(shape: ModelShape, method: str, gc: bool, tokens: int, gpu:
 
 def make_plan(model: str, data: Any, gpu: str | GPU | None = None, method: str = "lora",
               overrides: list[str] | dict[str, Any] | None = None, lang: str | None = None,
-              dataset: str | None = None, loraplus: bool = False, **inspect_kw: Any) -> Plan:
+              dataset: str | None = None, loraplus: bool = False, probe: float | bool | None = None,
+              **inspect_kw: Any) -> Plan:
     """Plan a run. `data`: a path/dataset name (inspected with the model's tokenizer), a DataReport or DataFacts;
-    `gpu`: 'H100-80GB', '24GB', a GPU or None (detect); `overrides`: ['key=value', ...] or a dict."""
+    `gpu`: 'H100-80GB', '24GB', a GPU or None (detect); `overrides`: ['key=value', ...] or a dict.
+    `probe`: measure the learning rate and the gradient noise scale on this data and machine with that share of
+    the full run's training tokens (True = 0.15, at most 0.3; see tiaocan.probing.probe_plan)."""
 
     if method not in ("lora", "qlora", "full"):
         raise UserError(f"--method {method}: choose lora, qlora or full")
+    if probe is not None and probe is not False:
+        from ..probing import parse_budget
+
+        probe = parse_budget(probe)  # a bad budget fails before the data is read
     user = dict(overrides) if isinstance(overrides, dict) else parse_overrides(overrides)
     user = {k: _number(v) for k, v in user.items()}
     _check_keys(user)
@@ -137,7 +144,13 @@ def make_plan(model: str, data: Any, gpu: str | GPU | None = None, method: str =
     notes += ctx.notes
     if gpu_obj is None:
         notes.append(ctx.text("common", "no_gpu"))
-    return Plan(model=model, model_source=shape.source, method=method, gpu=gpu_obj, data=facts,
+    plan = Plan(model=model, model_source=shape.source, method=method, gpu=gpu_obj, data=facts,
                 recommendations=recs, config=cfg.to_yaml_dict(include_defaults=False), memory=fit.estimate,
                 memory_budget_bytes=gpu_obj.memory_bytes if gpu_obj else None, steps=steps, notes=notes,
-                lang=ctx.lang)
+                lang=ctx.lang, overrides=user)
+    if probe:
+        from ..probing import probe_plan
+
+        plan = probe_plan(plan, probe, dataset_dir=inspect_kw.get("dataset_dir"),
+                          formatting=inspect_kw.get("formatting"))
+    return plan

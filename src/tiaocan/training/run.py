@@ -183,6 +183,11 @@ def _load_model(cfg: TrainConfig):
     return tokenizer, model
 
 
+def load_for_training(cfg: TrainConfig):
+    """(tokenizer, model with its adapter) exactly as train() loads them: `plan --probe` measures gradients on it."""
+    return _load_model(cfg)
+
+
 def _make_trainer(cfg: TrainConfig, model, tokenizer, args, data, callbacks: list):
     from transformers import Trainer
 

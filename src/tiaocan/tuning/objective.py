@@ -30,6 +30,22 @@ LOSS_METRICS = ("eval_loss",)
 EVAL_METRICS = ("fact_accuracy", "pass_rate", "chrf", "rouge_l", "exact_match", "keyword_coverage")
 
 
+# A scored run (a tune trial, a `plan --probe` run) is judged by its held-out loss, so it writes no checkpoints or
+# plots, never merges, and never stops early on its own: its length is what the caller chose.
+SCORED_RUN = dict(overwrite_output_dir=True, save_steps=10**9, save_total_limit=1, plot_loss=False, report_to="none",
+                  early_stopping_patience=None, merge_adapter=False)
+
+
+def shortened(cfg: TrainConfig, steps: int, own_steps: int) -> dict[str, Any]:
+    """Updates that make `cfg` a complete run of `steps` optimizer steps, evaluated once at its end. Its warmup and
+    decay fit that length: a warmup ratio and max_steps do so by themselves, an absolute warmup shrinks with the run
+    (`own_steps`: the length it was set for)."""
+    upd: dict[str, Any] = dict(max_steps=steps, eval_steps=steps)
+    if cfg.warmup_steps > 0:
+        upd["warmup_steps"] = round(cfg.warmup_steps * steps / max(1, own_steps))
+    return upd
+
+
 class TrialFailed(Exception):
     """A trial that crashed or diverged; its reason is in the trial's `fail_reason` user attr."""
 
@@ -146,17 +162,12 @@ class Objective:
         if fraction < 1.0:
             own_steps = cfg.max_steps if cfg.max_steps > 0 else \
                 math.ceil(self.full_run_examples * cfg.num_train_epochs / max(1e-9, self.base.num_train_epochs) / eb)
-            steps = max(1, round(fraction * own_steps))
-            upd.update(max_steps=steps, eval_steps=steps)
-            if cfg.warmup_steps > 0:  # an absolute warmup shrinks with the run (a ratio does by itself)
-                upd["warmup_steps"] = round(cfg.warmup_steps * steps / own_steps)
+            upd.update(shortened(cfg, max(1, round(fraction * own_steps)), own_steps))
         else:
             every_examples = self.eval_every_examples or self.full_run_examples / self.evals_per_run
             upd["eval_steps"] = max(1, round(every_examples / eb))
         return cfg.model_copy(update=dict(
-            output_dir=str(self.workdir / f"trial-{trial.number:04d}"), overwrite_output_dir=True,
-            save_steps=10**9, save_total_limit=1, plot_loss=False, report_to="none",
-            early_stopping_patience=None, merge_adapter=False,
+            output_dir=str(self.workdir / f"trial-{trial.number:04d}"), **SCORED_RUN,
             # One eval batch size for every trial: the eval loss is a mean over batches, so it must not change.
             per_device_eval_batch_size=self.space.micro_batch, **upd))
 
