@@ -196,12 +196,14 @@ def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task
             side = "below" if lr < pts[0][0] else "above"
             print(f"    {model} {task} b{batch} e{ep:g}: predicted lr {lr:.3g} {side} the measured lrs")
             continue
-        regrets.append(100 * (at - best) / best)
-        print(f"    {model} {task} b{batch} e{ep:g}: predicted lr {lr:.3g} -> {at:.3f} vs task best {best:.3f}: "
-              f"{regrets[-1]:+.1f} %")
+        curve_best = min(p[1] for p in pts)
+        regrets.append(100 * (at - curve_best) / curve_best)
+        print(f"    {model} {task} b{batch} e{ep:g}: predicted lr {lr:.3g} -> {at:.3f}: {regrets[-1]:+.1f} % vs this "
+              f"curve's best {curve_best:.3f} (the lr alone), {100 * (at - best) / best:+.1f} % vs the task's best "
+              f"{best:.3f} (any batch / epochs)")
     if regrets:
         regrets.sort()
-        print(f"    regret over {len(regrets)} curves: median {regrets[len(regrets) // 2]:+.1f} %, "
+        print(f"    lr regret over {len(regrets)} curves: median {regrets[len(regrets) // 2]:+.1f} %, "
               f"worst {regrets[-1]:+.1f} %")
 
 

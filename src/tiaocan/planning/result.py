@@ -71,6 +71,8 @@ class ProbeResult(BaseModel):
     extended: bool = Field(False, description="One more run, x2 beyond the edge, was added.")
     probe_seen: float = Field(description="Examples one probe run processes (its horizon).")
     full_seen: float = Field(description="Examples the full run processes, epochs counted.")
+    train_examples: int = Field(0, description="Examples a run trains on (after the held-out split): the horizon's "
+                                "epochs are seen / this.")
     transfer: float = Field(description="horizon_factor(full_seen) / horizon_factor(probe_seen) from the rule.")
     chosen_lr: float = Field(description="The learning rate the plan now has.")
     noise: NoiseScale | None = None

@@ -86,7 +86,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     steps = max(MIN_STEPS, math.floor(left / N_LRS / eb))
     probe_seen = derive.examples_seen(derive.schedule(cfg, n_train, n_eval), cfg.num_train_epochs, steps)
     full_seen = examples_seen(probed)
-    transfer = transfer_factor(full_seen, probe_seen, plan.method)
+    transfer = transfer_factor(full_seen, probe_seen, n_train, plan.method)
     centre = float(probed.config["learning_rate"])
     own = probed.steps.total_steps
     lrs = candidates(centre / transfer)
@@ -132,7 +132,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     result = ProbeResult(
         budget=budget, rule_lr=rule_lr, centre_lr=centre, runs=runs,
         best_lr=runs[best].learning_rate if best is not None else None, edge=edge, extended=extended,
-        probe_seen=probe_seen, full_seen=full_seen, transfer=transfer, chosen_lr=chosen, noise=noise_res,
+        probe_seen=probe_seen, full_seen=full_seen, train_examples=n_train, transfer=transfer, chosen_lr=chosen, noise=noise_res,
         held_out=kind, eval_examples=n_eval, tokens=spent, full_run_tokens=full_tokens, compute_fraction=fraction,
         seconds=round(time.time() - started, 2), notes=notes,
         summary=text("summary", lr=chosen, rule=rule_lr, eff=probed.steps.effective_batch, fraction=fraction))

@@ -10,18 +10,22 @@
 4. LoRA+: learning_rate is the A matrices' lr and B gets ratio x that. Keeping plain LoRA's lr would push B
    16x faster (divergence risk); lr / ratio would give no speed-up. We take the geometric middle, lr / sqrt(ratio):
    A learns 4x slower and B 4x faster than in plain LoRA at ratio 16.
-5. Horizon (LoRA): the best learning rate falls as the run gets longer (Bjorck et al. 2024, "Scaling optimal LR
-   across token horizons": lr* = B x D^-beta at a fixed batch). The reference in 1. comes from long SFT sweeps;
-   fine-tuning on small data sees a few hundred examples. The horizon is counted in examples seen (examples x
-   epochs), not steps: at a fixed amount of data the batch's sqrt (2.) already holds on the suite (best lr x2.0-2.2
-   per x4 batch), so steps would count the batch twice. Measured on the calibration suite (bench/calibration,
-   bench/RESULTS.md "calibration"; every curve's best lr interpolated), the best lr was HORIZON_MULT x (reference x
-   sqrt(batch / 128)) at HORIZON_SEEN examples seen, falling as seen^-HORIZON_EXP. The factor never goes below 1:
-   far beyond the measured horizons the long-run reference holds.
-6. Small data: the practitioner start (5e-5 or lower for small datasets) is a full-fine-tuning-scale number.
-   For full fine-tuning below 1,000 examples we apply it as a cap (the suite measured LoRA only). For LoRA the
-   horizon term (5.) is what a small dataset changes: few examples = few steps = a higher best lr, the opposite
-   of the practitioner's instinct, and what the suite measured (today's plan was 4-13x below the best lr there).
+5. Short runs (LoRA), measured on tiaocan's calibration suite (bench/calibration; bench/RESULTS.md "calibration"):
+   every curve's best lr interpolated, then log(lr* / reference) fitted as c + a log(batch / 8) + s log(epochs / 3)
+   with each model's own offset removed (fixed effects). Candidate forms (horizon as examples seen, as optimizer
+   steps, as epochs; batch exponent fitted or held at 1/2) were compared by leave-one-task-out regret, not by
+   in-sample fit. What the suite showed: the best lr did not fall with more data (60 vs 214 examples: the same
+   4.4e-3 at batch 8 x 3 epochs, 5.8e-3 vs 5.4e-3 at 1 epoch) but did with repeated epochs (x0.78 from 1 to 3), and
+   it grew with the batch slower than the square root (BATCH_EXP). So in the measured range:
+       lr = reference x MULT x (batch / 8)^BATCH_EXP x (max(epochs, 1) / 3)^-REPEAT_EXP
+   MULT is the model's own where the suite measured it (MODEL_MULT), else the mean of the measured models (the
+   models differ: their own were x0.56 and x1.79 of the mean, which is why `plan --probe` exists).
+   Beyond the longest horizon the suite measured (SEEN_MEASURED examples seen) the lr falls as seen^-LONG_EXP, the
+   quarter-power law of long pre-training runs (Filatov et al. 2025, eta*(D) ~ D^-0.28; Bjorck et al. 2024), and it
+   never goes below the long-run literature value at that batch (reference x sqrt(batch / 128), 1. and 2.).
+6. Small data, full fine-tuning: the practitioner start (5e-5 or lower for small datasets) applies as a cap below
+   1,000 examples (the suite measured LoRA only). For LoRA, small data is the opposite case: few examples = a short
+   run = a higher best lr (today's plan was 4-13x below the best lr before the suite).
 """
 from __future__ import annotations
 
@@ -37,16 +41,20 @@ SMALL_DATA, SMALL_DATA_FULL_CAP = 1000, 5e-5
 # tinker-cookbook's measured LoRA lrs (SFT sweep, batch 128) for checkpoints in our built-in table.
 CALIBRATED = {"llama-3.2-1b": 1e-3, "llama-3.2-3b": 1e-3, "llama-3.1-8b": 3e-4, "llama-3.1-70b": 3e-4,
               "llama-3.3-70b": 3e-4, "qwen3-4b": 1e-3, "qwen3-8b": 1e-3, "qwen3-32b": 3e-4}
-# Fitted by bench/calibration/fit.py on bench/calibration/runs.jsonl (see 5. above and bench/RESULTS.md "calibration").
-# 2026-11-29: 7 curves with an interior optimum (SmolLM2-135M: support60 at batch 2 / 8 / 32 x 3 epochs and batch 8 x
-# 1 epoch; Gemma-3-270M: support60 at batch 2 / 8 / 32 x 3 epochs). The exponent comes from SmolLM2's 1- vs 3-epoch
-# curves (best lr 7.6e-3 vs 4.4e-3 at batch 8); the multiplier is the mean of the two models' own offsets, x5.8
-# (SmolLM2) and x1.9 (Gemma): a model's own best lr can sit x1.7 either side of the rule (what `tune` measures).
-HORIZON_MULT, HORIZON_SEEN, HORIZON_EXP = 3.3, 1000, 0.4
-# How sure the rule is, from the same fit: curves whose best lr was within x2 of the rule's value.
-CALIBRATION_WITHIN2, CALIBRATION_CURVES = 5, 8  # with the rule as coded (bench/calibration/fit.py, 66 runs)
+# Fitted by bench/calibration/fit.py ("batch + epochs") on bench/calibration/runs.jsonl; see 5. above.
+# 2026-11-30: 9 curves with an interior optimum, 2 models (SmolLM2-135M: support60 at batch 2 / 8 / 32 x 3 epochs and
+# batch 8 x 1 epoch, support at batch 8 x 1 / 3 epochs; Gemma-3-270M: support60 at batch 2 / 8 / 32 x 3 epochs).
+SHORT_BATCH, SHORT_EPOCHS = 8, 3
+MULT, BATCH_EXP, REPEAT_EXP = 1.67, 0.35, 0.32
+# Each measured model's own multiplier (its offset in the same fit, x MULT): keys are the built-in names.
+MODEL_MULT = {"smollm2-135m": 1.67 * 1.79, "gemma-3-270m": 1.67 * 0.56}
+SEEN_MEASURED, LONG_EXP = 642, 0.28  # the longest horizon with an interior optimum (support, 214 x 3)
+# How sure the rule is, from the same fit: curves whose best lr was within x2 of the rule's value, and the
+# leave-one-task-out regret of the lr alone (the model's own multiplier fitted on its other tasks).
+CALIBRATION_WITHIN2, CALIBRATION_CURVES = 6, 9
+LOTO_MEDIAN, LOTO_WORST, LOTO_CURVES = 2.1, 2.1, 2
 SRC = ("tinker-cookbook hyperparam_utils.get_lr / LoRA Without Regret; Malladi et al. 2022 (sqrt batch); "
-       "Bjorck et al. 2024 + tiaocan calibration suite (horizon)")
+       "tiaocan calibration suite (short runs: batch, epochs, model); Filatov et al. 2025 / Bjorck et al. 2024 (long)")
 
 
 def reference_lr(shape, lora: bool) -> tuple[float, str]:
@@ -64,25 +72,46 @@ def lora_scale(rank: int, alpha: float, rslora: bool) -> float:
     return alpha / math.sqrt(rank) if rslora else alpha / rank
 
 
-def horizon_factor(seen: float | None) -> float:
-    """x the long-run reference for a run that sees `seen` examples (examples x epochs); 1.0 when unknown or long."""
-    if not seen or seen <= 0:
+def model_mult(shape) -> tuple[float, bool]:
+    """(the short-run multiplier for this model, whether the suite measured this model itself)."""
+    from ...models import ALIASES  # an embedded model's name ("gemma3-270m") and its aliases ("gemma-3-270m")
+
+    names = [shape.name, *(alias for alias, name in ALIASES.items() if name == shape.name)]
+    key = next((k for k in map(builtin_key, names) if k in MODEL_MULT), None)
+    return (MODEL_MULT[key], True) if key else (MULT, False)
+
+
+def horizon_factor(seen: float | None, examples: int | None) -> float:
+    """The horizon's part of the short-run rule: x1 at 3 epochs within the measured horizon; repeated epochs lower
+    it (epochs below 1 count as 1: the suite saw no effect of the step count within an epoch), and horizons beyond
+    the measured one lower it further. 1.0 when the horizon is unknown."""
+    if not seen or seen <= 0 or not examples:
         return 1.0
-    return max(1.0, HORIZON_MULT * (seen / HORIZON_SEEN) ** -HORIZON_EXP)
+    epochs = max(1.0, seen / examples)
+    return (epochs / SHORT_EPOCHS) ** -REPEAT_EXP * min(1.0, (seen / SEEN_MEASURED) ** -LONG_EXP)
 
 
 def recommend_lr(shape, method: str, eff_batch: int, rank: int = 16, alpha: float = REF_ALPHA,
                  rslora: bool = False, loraplus_ratio: float | None = None, num_examples: int = 10**6,
                  seen: float | None = None) -> dict:
-    """The peak lr and its factors. `seen`: examples the run trains on, epochs counted (the horizon); None = long."""
+    """The peak lr and its factors. `seen`: examples the run trains on, epochs counted (the horizon); None = long,
+    the literature's long-run value."""
     lora = method != "full"
     ref, how = reference_lr(shape, lora)
-    lr = ref * math.sqrt(eff_batch / REF_BATCH)
+    long_run = ref * math.sqrt(eff_batch / REF_BATCH)
+    lr = long_run
     parts = {"ref": ref, "how": how, "batch_factor": math.sqrt(eff_batch / REF_BATCH), "scale_factor": 1.0,
-             "loraplus_factor": 1.0, "small_data": "none", "horizon_factor": 1.0, "seen": seen}
+             "loraplus_factor": 1.0, "small_data": "none", "horizon_factor": 1.0, "seen": seen, "long_run": long_run,
+             "short": None}
+    if lora and seen:
+        mult, own = model_mult(shape)
+        short = ref * mult * (eff_batch / SHORT_BATCH) ** BATCH_EXP * horizon_factor(seen, num_examples)
+        if short > long_run:
+            lr = short
+            parts["horizon_factor"] = short / long_run
+            parts["short"] = {"mult": mult, "own": own, "bf": (eff_batch / SHORT_BATCH) ** BATCH_EXP,
+                              "epochs": seen / num_examples, "hf": horizon_factor(seen, num_examples)}
     if lora:
-        parts["horizon_factor"] = horizon_factor(seen)
-        lr *= parts["horizon_factor"]
         parts["scale_factor"] = lora_scale(rank, REF_ALPHA, False) / lora_scale(rank, alpha, rslora)
         lr *= parts["scale_factor"]
         if loraplus_ratio:
@@ -111,12 +140,16 @@ def learning_rate(ctx: Ctx) -> list[Rec]:
                      loraplus_ratio=v.get("loraplus_lr_ratio"), num_examples=ctx.train_examples, seen=seen)
     key = "full" if ctx.method == "full" else "lora"
     rec = ctx.rec("learning_rate", r["lr"], key, SRC, ref=r["ref"], how=r["how"], eff=v["effective_batch"],
-                  bf=r["batch_factor"], lr=r["lr"])
+                  bf=r["batch_factor"], lr=r["long_run"])
     extra = []
-    if r["horizon_factor"] != 1.0:
-        extra.append(ctx.text("learning_rate", "horizon", factor=r["horizon_factor"], seen=seen,
-                              mult=HORIZON_MULT, ref_seen=HORIZON_SEEN, exp=HORIZON_EXP,
-                              within=CALIBRATION_WITHIN2, curves=CALIBRATION_CURVES))
+    if r["short"]:
+        sh = r["short"]
+        extra.append(ctx.text("learning_rate", "horizon", seen=seen, epochs=sh["epochs"], mult=sh["mult"],
+                              eff=v["effective_batch"], bexp=BATCH_EXP, bf=sh["bf"], rexp=REPEAT_EXP, hf=sh["hf"],
+                              factor=r["horizon_factor"], within=CALIBRATION_WITHIN2, curves=CALIBRATION_CURVES,
+                              median=LOTO_MEDIAN, worst=LOTO_WORST, loto=LOTO_CURVES))
+        extra.append(ctx.text("learning_rate", "model_own" if sh["own"] else "model_mean",
+                              low=min(MODEL_MULT.values()) / MULT, high=max(MODEL_MULT.values()) / MULT))
     if r["scale_factor"] != 1.0:
         extra.append(ctx.text("learning_rate", "alpha", factor=r["scale_factor"], alpha=v.get("lora_alpha")))
     if r["loraplus_factor"] != 1.0:
