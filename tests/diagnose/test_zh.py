@@ -1,4 +1,4 @@
-"""diagnose --zh: explanations whole (no "…"), evidence in Chinese; the suggested config gets a new output_dir."""
+"""diagnose --lang zh: explanations whole (no "…"), evidence in Chinese; the suggested config gets a new output_dir."""
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def test_cli_zh_is_whole_and_chinese():
 
     from tiaocan.cli import app
 
-    r = CliRunner().invoke(app, ["diagnose", str(ROOT / "bench/runs/underfit_short"), "--zh", "--no-data"],
+    r = CliRunner().invoke(app, ["diagnose", str(ROOT / "bench/runs/underfit_short"), "--lang", "zh", "--no-data"],
                            env={"COLUMNS": "100"})
     assert r.exit_code == 0, r.output
     assert "…" not in r.output and "最终训练损失" in r.output

@@ -5,8 +5,9 @@ from types import SimpleNamespace
 import optuna
 import pytest
 
-from tiaocan.tuning.halving import (BRACKETS_ATTR, Brackets, bracket_cost, choose_bracket, max_rungs, promote,
-                                  promotions, rung_examples, rung_sizes)
+from tiaocan.tuning.attrs import StudyAttrs
+from tiaocan.tuning.halving import (SuccessiveHalving, bracket_cost, choose_bracket, max_rungs, rung_examples,
+                                    rung_sizes)
 
 DIST = {"x": optuna.distributions.FloatDistribution(0, 10)}
 
@@ -29,7 +30,7 @@ def test_bracket_is_sized_to_the_budget_left():
 
 def _study(brackets, direction="minimize"):
     study = optuna.create_study(direction=direction)
-    study.set_user_attr(BRACKETS_ATTR, brackets)
+    StudyAttrs.write(study, brackets=brackets)
     return study
 
 
@@ -47,28 +48,28 @@ def _run_rung(study, b, k, s, values):
 
 
 def test_the_best_third_of_a_finished_rung_is_queued_best_first_failures_out():
-    study = _study([2])
+    study, sh = _study([2]), SuccessiveHalving(240, 8)
     _run_rung(study, 0, 0, 2, [3.0, 2.0, None, 2.5, 4.0, 1.0, 3.5, 2.8, 3.2])
-    todo = promotions(study.get_trials(deepcopy=False), [2], set())
+    todo = sh.promotions(study)
     assert [(b, k, [n for n, _ in w]) for b, k, w in todo] == [(0, 1, [5, 1, 3])]
-    assert promote(study) == 3 and promote(study) == 0  # once per rung
+    assert sh.promote(study) == 3 and sh.promote(study) == 0  # once per rung
     queued = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.WAITING]
     assert [t.system_attrs["fixed_params"]["x"] for t in queued] == [5.0, 1.0, 3.0]
     assert all(t.user_attrs["rung"] == 1 and t.user_attrs["role"] == "promoted" for t in queued)
 
 
 def test_promotion_waits_for_the_whole_rung_and_follows_the_direction():
-    study = _study([1], direction="maximize")
+    study, sh = _study([1], direction="maximize"), SuccessiveHalving(72, 8)
     _run_rung(study, 0, 0, 1, [0.2, 0.9])  # 2 of 3
-    assert promote(study) == 0
+    assert sh.promote(study) == 0
     _run_rung(study, 0, 0, 1, [0.5])
-    assert promote(study) == 1
+    assert sh.promote(study) == 1
     queued = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.WAITING]
     assert queued[0].user_attrs["promoted_from"] == 1  # the highest score
 
 
 def test_a_new_bracket_opens_only_when_the_last_rung_0_is_full_and_one_fits():
-    br = Brackets(240, 8)
+    br = SuccessiveHalving(240, 8)
     study = _study([])
     assert br.start(study, _Space(), None, 3.0, seed=0) == 2
     assert len(study.get_trials(deepcopy=False)) == 9  # the plan + 8 spread points, all at rung 0
@@ -76,7 +77,7 @@ def test_a_new_bracket_opens_only_when_the_last_rung_0_is_full_and_one_fits():
     t = SimpleNamespace(number=99, user_attrs={})  # a trial the sampler proposed
     # ... while bracket 0's rung 0 is full: a new bracket, sized to what bracket 0's planned cost leaves.
     assert br.place(study, t, 6.0, 0.5) == {"bracket": 1, "rung": 0, "rungs": 2}  # 6 - 2.9 leaves 3.1
-    assert study.user_attrs[BRACKETS_ATTR] == [2, 2]
+    assert StudyAttrs.of(study).brackets == [2, 2]
     assert br.next_size(study, 6.0, 0.5) is None  # 0.2 runs left: nothing fits
     assert br.next_size(study, 6.0, 6.0) is None
     study2 = _study([])
@@ -84,12 +85,12 @@ def test_a_new_bracket_opens_only_when_the_last_rung_0_is_full_and_one_fits():
 
 
 def test_a_promotion_queued_twice_by_two_workers_trains_once():
-    br = Brackets(72, 8)
+    br = SuccessiveHalving(72, 8)
     study = _study([1])
     _run_rung(study, 0, 0, 1, [2.0, 1.0, 3.0])
-    assert promote(study) == 1
-    study.set_user_attr("tiaocan_promoted_rungs", [])  # the other worker read the attr before it was set
-    assert promote(study) == 1
+    assert br.promote(study) == 1
+    StudyAttrs.write(study, promoted_rungs=[])  # the other worker read the attr before it was set
+    assert br.promote(study) == 1
     first, second = study.ask(DIST), study.ask(DIST)
     assert br.place(study, first, 2.0, 1.0) == {"bracket": 0, "rung": 1, "rungs": 1}
     assert "duplicate" in br.place(study, second, 2.0, 1.0)
@@ -97,7 +98,7 @@ def test_a_promotion_queued_twice_by_two_workers_trains_once():
 
 
 class _Space:
-    """The two SearchSpace methods `Brackets.start` uses."""
+    """The two SearchSpace methods `SuccessiveHalving.start` uses."""
 
     def params_of(self, base):
         return {"x": 5.0}
@@ -107,7 +108,7 @@ class _Space:
 
 
 def test_finished_once_nothing_is_queued_promotable_or_affordable():
-    br = Brackets(72, 8)  # s_max = 1: 3 runs of 24 examples, then one full run
+    br = SuccessiveHalving(72, 8)  # s_max = 1: 3 runs of 24 examples, then one full run
     study = _study([])
     br.start(study, _Space(), None, 2.0, seed=0)
     assert not br.finished(study, 2.0, 0.0)  # trials queued
@@ -116,7 +117,7 @@ def test_finished_once_nothing_is_queued_promotable_or_affordable():
         t.report(1.0 + t.number, 24)
         study.tell(t, state=optuna.trial.TrialState.PRUNED)
     assert not br.finished(study, 2.0, 1.0)  # rung 0 done, its winner not queued yet
-    promote(study)
+    br.promote(study)
     t = study.ask(DIST)
     study.tell(t, 0.5)
     assert br.finished(study, 2.0, 2.0)
@@ -125,11 +126,11 @@ def test_finished_once_nothing_is_queued_promotable_or_affordable():
 
 def test_a_rung_short_of_winners_after_failures_still_promotes():
     """7 of 9 diverged at rung 0: the 2 survivors go to rung 1, and rung 1 (2 of 3 places) promotes its best."""
-    study = _study([2])
+    study, sh = _study([2]), SuccessiveHalving(240, 8)
     _run_rung(study, 0, 0, 2, [None] * 7 + [2.0, 1.5])
-    assert promote(study) == 2
+    assert sh.promote(study) == 2
     for _ in range(2):
         t = study.ask(DIST)
         t.report(1.0 + t.number / 100, 30)
         study.tell(t, state=optuna.trial.TrialState.PRUNED)
-    assert promote(study) == 1
+    assert sh.promote(study) == 1

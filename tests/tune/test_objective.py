@@ -6,14 +6,16 @@ import pytest
 
 from tiaocan.config import build_config
 from tiaocan.errors import UserError
+from tiaocan.tuning.halving import SuccessiveHalving
 from tiaocan.tuning.objective import Objective, TrialFailed
+from tiaocan.tuning.options import TuneOptions
 from tiaocan.tuning.space import build_space
 
 
 def test_fixed_trial_trains_that_config_and_returns_its_final_eval_loss(tune_config, tmp_path):
     base = build_config(tune_config)
     space = build_space(base, expected_trials=10, micro_batch=2)
-    obj = Objective(base, space, tmp_path / "trials", full_run_examples=28, evals_per_run=4)
+    obj = Objective(base, space, TuneOptions(output_dir=tmp_path), full_run_examples=28, evals_per_run=4)
     trial = optuna.trial.FixedTrial({"learning_rate": 3e-3, "effective_batch": 4, "num_train_epochs": 1})
     value = obj(trial)
     assert math.isfinite(value) and 0 < value < 20
@@ -44,7 +46,7 @@ def test_crashed_or_diverged_trial_is_failed_with_its_reason(tune_config, tmp_pa
 
     monkeypatch.setattr(tiaocan.training, "train", fake_train)
     base = build_config(tune_config)
-    obj = Objective(base, build_space(base, expected_trials=4), tmp_path / "trials", full_run_examples=28)
+    obj = Objective(base, build_space(base, expected_trials=4), TuneOptions(output_dir=tmp_path), full_run_examples=28)
     trial = optuna.trial.FixedTrial({"learning_rate": 1e-2})
     with pytest.raises(TrialFailed, match=reason):
         obj(trial)
@@ -54,9 +56,10 @@ def test_crashed_or_diverged_trial_is_failed_with_its_reason(tune_config, tmp_pa
 def test_objective_needs_held_out_data(tune_config, tmp_path):
     base = build_config({**tune_config, "val_size": 0})
     with pytest.raises(UserError, match="held-out"):
-        Objective(base, build_space(base), tmp_path, full_run_examples=10)
+        Objective(base, build_space(base), TuneOptions(output_dir=tmp_path), full_run_examples=10)
     with pytest.raises(UserError, match="--eval-data"):
-        Objective(build_config(tune_config), build_space(base), tmp_path, full_run_examples=10, metric="fact_accuracy")
+        Objective(build_config(tune_config), build_space(base), TuneOptions(output_dir=tmp_path, metric="fact_accuracy"),
+                  full_run_examples=10)
 
 
 def test_fixed_trial_with_an_eval_metric_scores_the_trained_adapter(tune_config, tmp_path):
@@ -66,7 +69,8 @@ def test_fixed_trial_with_an_eval_metric_scores_the_trained_adapter(tune_config,
     base = build_config(tune_config)
     space = build_space(base, expected_trials=10, micro_batch=2)
     test = str(SUPPORT.with_name("test.jsonl"))
-    obj = Objective(base, space, tmp_path / "trials", full_run_examples=28, metric="fact_accuracy", eval_data=test)
+    obj = Objective(base, space, TuneOptions(output_dir=tmp_path, metric="fact_accuracy", eval_data=test),
+                    full_run_examples=28)
     trial = optuna.trial.FixedTrial({"learning_rate": 3e-3, "effective_batch": 4, "num_train_epochs": 1})
     value = obj(trial)
     assert 0.0 <= value <= 1.0
@@ -80,14 +84,15 @@ def test_rung_trial_is_a_complete_shorter_run_recorded_as_pruned(tune_config, tm
 
     base = build_config(tune_config)
     space = build_space(base, expected_trials=4, micro_batch=2)
-    obj = Objective(base, space, tmp_path / "trials", full_run_examples=28, evals_per_run=4,
-                    rung_fraction=lambda s, k: 1 / 3 ** (s - k))
+    # 28 examples at batch 4: a 1-rung bracket's rung 0 trains 8 of them (2 of 7 steps)
+    obj = Objective(base, space, TuneOptions(output_dir=tmp_path), full_run_examples=28, evals_per_run=4,
+                    pruning=SuccessiveHalving(28, 4))
     trial = optuna.trial.FixedTrial({"learning_rate": 3e-3})
     for key, v in {"bracket": 0, "rung": 0, "rungs": 1}.items():
         trial.set_user_attr(key, v)
     with pytest.raises(optuna.TrialPruned, match="rung 0"):
         obj(trial)
-    assert trial.user_attrs["steps"] == 2  # round(7 steps / 3)
+    assert trial.user_attrs["steps"] == 2  # round(8 / 28 x 7 steps)
     logs = [json.loads(line) for line in (tmp_path / "trials" / "trial-0000" / "trainer_log.jsonl").read_text().splitlines()]
     lrs = [r["lr"] for r in logs if "lr" in r]
     assert logs[0]["total_steps"] == 2

@@ -4,7 +4,7 @@ import pytest
 from tiaocan.config import build_config
 from tiaocan.tuning import TuneOptions, build_space
 from tiaocan.tuning import study as study_mod
-from tiaocan.tuning.options import help_of
+from tiaocan.tuning.options import default_of, help_of
 
 
 def test_keywords_change_options_and_unknown_ones_are_a_type_error():
@@ -14,7 +14,7 @@ def test_keywords_change_options_and_unknown_ones_are_a_type_error():
         TuneOptions.build(None, bugdet="5x")
 
 
-def test_cli_help_is_the_field_description():
+def test_cli_help_and_default_are_the_field_s():
     import typer
 
     from tiaocan.cli import app
@@ -22,6 +22,8 @@ def test_cli_help_is_the_field_description():
     params = {p.name: p for p in typer.main.get_command(app).commands["tune"].params}
     for name in ("budget", "storage", "pruner", "max_trials", "workers", "output_dir"):
         assert params[name].help == help_of(name), name
+    for name in ("budget", "metric", "pruner", "workers", "seed", "output_dir"):
+        assert params[name].default == default_of(name), name
 
 
 def test_a_worker_runs_one_search_and_starts_no_workers(monkeypatch):

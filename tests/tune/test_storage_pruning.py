@@ -6,7 +6,7 @@ import pytest
 from tiaocan.errors import UserError
 from tiaocan.tuning.objective import ReportCallback, classify_failure
 from tiaocan.tuning.storage import open_storage, redact
-from tiaocan.tuning.pruning import EVALS_PER_RUN, make_pruner
+from tiaocan.tuning.pruning import EVALS_PER_RUN, pruning_for
 
 
 def test_redact_hides_the_password():
@@ -38,7 +38,7 @@ def test_asha_prunes_a_worse_trial_at_the_first_rung():
     """Optuna's mid-run pruner (--pruner asha): with a full run of 90 examples the first rung is at 10; a trial reporting a clearly worse
     loss there is stopped, one reporting a better loss continues."""
     full = 90
-    study = optuna.create_study(pruner=make_pruner("asha", full))
+    study = optuna.create_study(pruner=pruning_for("asha", full).pruner())
     good = study.ask()
     for ex in range(10, 91, 10):
         good.report(2.0 - ex / 100, ex)
@@ -52,7 +52,7 @@ def test_asha_prunes_a_worse_trial_at_the_first_rung():
     cb = ReportCallback(better, effective_batch=1, prune=True, over_budget=None)
     cb.on_evaluate(None, _state(10), None, metrics={"eval_loss": 1.5})  # no exception: promoted
     assert better.user_attrs["examples"] == 10 and full // EVALS_PER_RUN == 10
-    assert isinstance(make_pruner("asha", full), optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(pruning_for("asha", full).pruner(), optuna.pruners.SuccessiveHalvingPruner)
 
 
 def test_budget_stop_mid_trial_but_not_at_the_last_eval():
@@ -77,9 +77,9 @@ def test_no_pruning_when_runs_are_too_short_to_judge():
     assert first_rung(900, base_batch=8) == 104  # 1/9 of the run (100), rounded up to whole steps of 8
     assert first_rung(90, base_batch=8) == 24  # at least 3 optimizer steps of the base batch
     assert first_rung(40, base_batch=8) is None  # the first rung would come after a third of the run
-    assert isinstance(make_pruner("asha", 40, 8), optuna.pruners.NopPruner)
-    assert isinstance(make_pruner("hyperband", 900, 8), optuna.pruners.HyperbandPruner)
+    assert isinstance(pruning_for("asha", 40, 8).pruner(), optuna.pruners.NopPruner)
+    assert isinstance(pruning_for("hyperband", 900, 8).pruner(), optuna.pruners.HyperbandPruner)
     # budget-aware halving sizes its runs before they start: nothing is stopped mid-run
-    assert isinstance(make_pruner("sh", 900, 8), optuna.pruners.NopPruner)
+    assert isinstance(pruning_for("sh", 900, 8).pruner(), optuna.pruners.NopPruner)
     with pytest.raises(UserError, match="--pruner wave: choose sh"):
-        make_pruner("wave", 900, 8)
+        pruning_for("wave", 900, 8)

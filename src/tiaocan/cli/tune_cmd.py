@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from ..tuning.options import help_of
+from ..tuning.options import default_of, help_of
 from ._app import JsonOpt, app, console, write_json
 
 
@@ -15,23 +15,23 @@ def tune_cmd(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model: local dir, hub id or smollm2-135m."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="Training data file or dataset name(s)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Start from this YAML instead of the plan."),
-    # the rest are TuneOptions fields: their help is the field's description (tuning/options.py)
-    budget: str = typer.Option("5x", "--budget", "-b", help=help_of("budget")),
+    # the rest are TuneOptions fields: help and default are the field's own (tuning/options.py)
+    budget: str = typer.Option(default_of("budget"), "--budget", "-b", help=help_of("budget")),
     gpu: Optional[str] = typer.Option(None, "--gpu", help=help_of("gpu")),
     storage: Optional[str] = typer.Option(None, "--storage", help=help_of("storage")),
     study: Optional[str] = typer.Option(None, "--study", help=help_of("study")),
-    metric: str = typer.Option("eval_loss", "--metric", help=help_of("metric")),
+    metric: str = typer.Option(default_of("metric"), "--metric", help=help_of("metric")),
     eval_data: Optional[str] = typer.Option(None, "--eval-data", help=help_of("eval_data")),
     space: Optional[List[str]] = typer.Option(None, "--space", help=help_of("space")),
     overrides: Optional[List[str]] = typer.Option(None, "--set", help=help_of("overrides")),
-    pruner: str = typer.Option("sh", "--pruner", help=help_of("pruner")),
+    pruner: str = typer.Option(default_of("pruner"), "--pruner", help=help_of("pruner")),
     max_trials: Optional[int] = typer.Option(None, "--max-trials", help=help_of("max_trials")),
-    workers: int = typer.Option(1, "--workers", help=help_of("workers")),
-    lr_range_test: bool = typer.Option(False, "--lr-range-test", help=help_of("lr_range_test")),
-    final: bool = typer.Option(False, "--final", help=help_of("final")),
-    output_dir: Path = typer.Option(Path("runs/tune"), "--output", "-o", help=help_of("output_dir")),
-    seed: int = typer.Option(0, "--seed", help=help_of("seed")),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=help_of("quiet")),
+    workers: int = typer.Option(default_of("workers"), "--workers", help=help_of("workers")),
+    lr_range_test: bool = typer.Option(default_of("lr_range_test"), "--lr-range-test", help=help_of("lr_range_test")),
+    final: bool = typer.Option(default_of("final"), "--final", help=help_of("final")),
+    output_dir: Path = typer.Option(default_of("output_dir"), "--output", "-o", help=help_of("output_dir")),
+    seed: int = typer.Option(default_of("seed"), "--seed", help=help_of("seed")),
+    quiet: bool = typer.Option(default_of("quiet"), "--quiet", "-q", help=help_of("quiet")),
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """Search for better hyperparameters within a budget (Optuna: plan as trial 0, TPE, successive halving)."""

@@ -75,7 +75,7 @@ class Finding(BaseModel):
     title_zh: str = Field("", description="The same line in Chinese.")
     steps: list[int] = Field(default_factory=list, description="Steps where the problem shows (pinned in the report).")
     evidence: list[str] = Field(default_factory=list, description="Measured facts with steps and values.")
-    evidence_zh: list[str] = Field(default_factory=list, description="同上（中文），由 diagnose.evidence_zh 生成。")
+    evidence_zh: list[str] = Field(default_factory=list, description="同上（中文），由 explanation/zh.yaml 的 evidence_rules 译出（diagnosis/evidence_zh.py）。")
     explanation: str = Field("", description="Why this happens and why the change helps (English).")
     explanation_zh: str = Field("", description="同上（中文）。")
     changes: list[Change] = Field(default_factory=list)

@@ -1,7 +1,9 @@
-"""Parameter explanations in English and Chinese: one source for `tiaocan explain` and plan reasons.
+"""Texts in English and Chinese: one source for `tiaocan explain`, plan reasons and diagnose findings.
 
-Texts live in en.yaml / zh.yaml next to this file (shipped as package data); each parameter has a title,
-meaning, interactions, signs it is set wrong, what tiaocan does, and `reasons` templates used by the advisor.
+Texts live in en.yaml / zh.yaml next to this file (shipped as package data), read by `texts(lang)`: each parameter
+has a title, meaning, interactions, signs it is set wrong, what tiaocan does, and `reasons` templates used by the
+advisor; `findings` holds each diagnose finding's title and explanation by finding id, and zh.yaml's
+`evidence_rules` turn the findings' English evidence lines into Chinese.
 """
 from __future__ import annotations
 
@@ -49,6 +51,21 @@ def reason(param: str, key: str, lang: str = "en", /, **kw: Any) -> str:
         if tmpl is not None:
             return tmpl.format(**kw)
     raise KeyError(f"no reason text {param}.{key}")
+
+
+def finding_text(fid: str, part: str, case: str | None, lang: str, /, **values: Any) -> str:
+    """A diagnose finding's `part` (title | explanation) in `lang`, filled with `values`. `case` picks the text of
+    a finding that has several (and must be None for one that has one): a mismatch is a KeyError naming it."""
+    entry = texts(lang)["findings"][fid][part]
+    if isinstance(entry, dict) != (case is not None) or (case is not None and case not in entry):
+        raise KeyError(f"no finding text findings.{fid}.{part}" + (f".{case}" if case else "") + f" in {lang}.yaml")
+    return (entry[case] if case is not None else entry).format(**values)
+
+
+def evidence_rules() -> list[tuple[str, str]]:
+    """(regular expression, replacement) pairs that turn the findings' English evidence lines into Chinese; {N} in a
+    pattern stands for a number (diagnosis/evidence_zh.py fills it in)."""
+    return [(p, r) for p, r in texts("zh")["evidence_rules"]]
 
 
 class Explanation(BaseModel):

@@ -23,6 +23,9 @@ from transformers import TrainerCallback
 from ..config import TrainConfig
 from ..errors import UserError
 from .attrs import TrialAttrs
+from .budget import Ledger
+from .options import TuneOptions
+from .pruning import Pruning
 from .space import SearchSpace
 
 LOSS_METRICS = ("eval_loss",)
@@ -87,10 +90,7 @@ class ReportCallback(TrainerCallback):
         examples = state.global_step * self.eb
         seconds, tokens = self.spend()
         # Written as the trial runs, so a killed worker's spend still counts against the shared budget.
-        self.trial.set_user_attr("wall_s", round(seconds, 2))
-        self.trial.set_user_attr("tokens", tokens)
-        self.trial.set_user_attr("steps", state.global_step)
-        self.trial.set_user_attr("examples", examples)
+        TrialAttrs.write(self.trial, wall_s=round(seconds, 2), tokens=tokens, steps=state.global_step, examples=examples)
         if not math.isfinite(loss):
             return  # the divergence handling below fails the trial; a NaN must not reach the pruner
         if self.report:
@@ -118,40 +118,33 @@ def classify_failure(exc: BaseException) -> str:
 class Objective:
     """Callable for `study.optimize`: samples a config from `space` around `base`, trains it, returns the metric.
 
-    `full_run_examples`: examples one full run of the base config processes (sets the eval cadence, so every trial
-    is evaluated at the same examples-seen points; `eval_every_examples` overrides it).
-    `over_budget(trial number, seconds, tokens)`: asked at each eval.
-    `place(trial)`: the rung the trial belongs to ({"bracket", "rung", "rungs"}), or why it must not train (a
-    string: no rung fits the budget left, a duplicate promotion); `rung_fraction(rungs, rung)`: the share of its
-    full run a trial at that rung trains on.
+    `opts`: the search's TuneOptions (metric, eval data; trials go to output_dir/trials).
+    `full_run_examples`: examples one full run of the base config processes; a full-length trial is evaluated every
+    full / `evals_per_run` examples (or at the pruning scheme's `eval_every`), so every trial is evaluated at the
+    same examples-seen points.
+    `pruning` (tuning/pruning.py): where a trial sits (its rung, or why it must not train) and the share of its
+    full run it trains on. `ledger` (tuning/budget.py): the study and its spend, asked at each eval.
+    Without them (an `optuna.trial.FixedTrial`) a trial is one full run.
     """
 
-    def __init__(self, base: TrainConfig, space: SearchSpace, workdir: str | Path, *, full_run_examples: int,
-                 metric: str = "eval_loss", evals_per_run: int = 8, eval_every_examples: int | None = None,
-                 prune: bool = True,
-                 over_budget: Callable[[int, float, int], bool] | None = None, eval_data: str | None = None,
-                 keep_weights: bool = False, quiet: bool = True,
-                 place: Callable[[Any], dict[str, Any] | str] | None = None,
-                 rung_fraction: Callable[[int, int], float] | None = None):
+    def __init__(self, base: TrainConfig, space: SearchSpace, opts: TuneOptions, *, full_run_examples: int,
+                 evals_per_run: int = 4, pruning: Pruning | None = None, ledger: Ledger | None = None):
+        metric, eval_data = opts.metric, opts.eval_data
         if base.val_size <= 0 and not base.eval_dataset:
             raise UserError("tune needs held-out data for eval loss: set val_size (e.g. 0.1) or eval_dataset")
         if metric in EVAL_METRICS and not eval_data:
             raise UserError(f"--metric {metric} is scored by `tiaocan eval` on a test file: pass --eval-data TEST.jsonl")
         metric_direction(metric)
-        self.base, self.space, self.workdir = base, space, Path(workdir)
-        self.full_run_examples, self.metric, self.evals_per_run = max(1, full_run_examples), metric, evals_per_run
-        self.eval_every_examples = eval_every_examples  # the first pruning rung: evals land on every rung
-        self.prune = prune and metric in LOSS_METRICS  # the pruner compares eval losses; other metrics come at the end
-        self.over_budget, self.eval_data, self.keep_weights, self.quiet = over_budget, eval_data, keep_weights, quiet
-        self.place, self.rung_fraction = place, rung_fraction
-        self.current: ReportCallback | None = None  # the running trial's reporter (its spend, for the budget)
+        self.base, self.space, self.workdir = base, space, Path(opts.output_dir) / "trials"
+        self.metric, self.eval_data = metric, eval_data
+        self.full_run_examples, self.evals_per_run = max(1, full_run_examples), evals_per_run
+        self.pruning, self.ledger = pruning, ledger
+        # the pruner compares eval losses; other metrics come at the end
+        self.prune = pruning is not None and pruning.prunes_mid_run and metric in LOSS_METRICS
 
     def fraction_for(self, trial) -> float:
         """The share of its own full run this trial trains on: its rung's (a shortened run), else 1."""
-        a = TrialAttrs.of(trial)
-        if self.rung_fraction is None or a.rung is None:
-            return 1.0
-        return self.rung_fraction(a.rungs, a.rung)
+        return self.pruning.fraction(trial) if self.pruning is not None else 1.0
 
     def config_for(self, trial, values: dict[str, Any], fraction: float = 1.0) -> TrainConfig:
         """The trial's TrainConfig; a `fraction` below 1 makes it a complete run of that share of its own length
@@ -164,7 +157,8 @@ class Objective:
                 math.ceil(self.full_run_examples * cfg.num_train_epochs / max(1e-9, self.base.num_train_epochs) / eb)
             upd.update(shortened(cfg, max(1, round(fraction * own_steps)), own_steps))
         else:
-            every_examples = self.eval_every_examples or self.full_run_examples / self.evals_per_run
+            every = self.pruning.eval_every if self.pruning is not None else None
+            every_examples = every or self.full_run_examples / self.evals_per_run
             upd["eval_steps"] = max(1, round(every_examples / eb))
         return cfg.model_copy(update=dict(
             output_dir=str(self.workdir / f"trial-{trial.number:04d}"), **SCORED_RUN,
@@ -175,25 +169,17 @@ class Objective:
         from ..training import train
 
         values = self.space.suggest(trial)
-        if self.place is not None:
-            tags = self.place(trial)
-            if isinstance(tags, str):  # nothing to train: the budget is spent, or a duplicate
-                import optuna
-
-                trial.set_user_attr("stopped_by", tags)
-                raise optuna.TrialPruned(tags)
-            for key, v in tags.items():
-                if trial.user_attrs.get(key) != v:
-                    trial.set_user_attr(key, v)
+        self._place(trial)
         fraction = self.fraction_for(trial)
         cfg = self.config_for(trial, values, fraction)
-        trial.set_user_attr("config", cfg.to_yaml_dict(include_defaults=False))
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it (several machines)
-        reporter = ReportCallback(trial, cfg.effective_batch(), self.prune, self.over_budget,
+        # who ran it: several machines share a study
+        TrialAttrs.write(trial, config=cfg.to_yaml_dict(include_defaults=False),
+                         worker=f"{socket.gethostname()}:{os.getpid()}")
+        reporter = ReportCallback(trial, cfg.effective_batch(), self.prune,
+                                  self.ledger.over_budget if self.ledger is not None else None,
                                   report=self.metric in LOSS_METRICS)
-        self.current = reporter
         try:
-            summary = train(cfg, callbacks=[reporter], overwrite=True, quiet=self.quiet)
+            summary = train(cfg, callbacks=[reporter], overwrite=True, quiet=True)  # one progress line per trial instead
         except UserError:
             raise  # a config problem is the user's to fix, not a trial outcome
         except BaseException as e:  # noqa: BLE001 — record every outcome, then re-raise what optuna must see
@@ -204,18 +190,16 @@ class Objective:
             if isinstance(e, (optuna.TrialPruned, KeyboardInterrupt)):
                 raise
             if isinstance(e, BudgetExhausted):
-                trial.set_user_attr("stopped_by", "budget")
+                TrialAttrs.write(trial, stopped_by="budget")
                 raise optuna.TrialPruned(str(e)) from None
             reason = classify_failure(e)
-            trial.set_user_attr("fail_reason", reason)
+            TrialAttrs.write(trial, fail_reason=reason)
             raise TrialFailed(reason) from e
-        finally:
-            self.current = None
         self._record(trial, reporter)
-        trial.set_user_attr("stop_reason", summary.stop_reason)
+        TrialAttrs.write(trial, stop_reason=summary.stop_reason)
         if summary.stop_reason == "diverged":
             reason = f"NaN/divergence: {summary.stop_message}"
-            trial.set_user_attr("fail_reason", reason)
+            TrialAttrs.write(trial, fail_reason=reason)
             self._tidy(cfg)
             raise TrialFailed(reason)
         try:
@@ -224,7 +208,7 @@ class Objective:
             self._tidy(cfg)
         if value is None or not math.isfinite(value):
             reason = f"no finite {self.metric} (stop: {summary.stop_reason} {summary.stop_message})".strip()
-            trial.set_user_attr("fail_reason", reason)
+            TrialAttrs.write(trial, fail_reason=reason)
             raise TrialFailed(reason)
         if fraction < 1.0:
             import optuna
@@ -238,6 +222,22 @@ class Objective:
                                      "its full length")
         return value
 
+    def _place(self, trial) -> None:
+        """Tag the trial with its rung (successive halving); prune it untrained when the scheme says it must not
+        train (no bracket fits the budget left, a duplicate promotion)."""
+        if self.pruning is None:
+            return
+        study = self.ledger.study if self.ledger is not None else None
+        budget_runs, spent_runs = self.ledger.in_runs() if self.ledger is not None else (None, 0.0)
+        tags = self.pruning.place(study, trial, budget_runs, spent_runs)
+        if isinstance(tags, str):
+            import optuna
+
+            TrialAttrs.write(trial, stopped_by=tags)
+            raise optuna.TrialPruned(tags)
+        if tags and tags != TrialAttrs.of(trial).placement():
+            TrialAttrs.write(trial, **tags)
+
     def _metric(self, summary, cfg: TrainConfig) -> float | None:
         if self.metric == "eval_loss":
             return summary.final_eval_loss  # the model this config gives you, not its best moment
@@ -249,14 +249,11 @@ class Objective:
     @staticmethod
     def _record(trial, reporter: ReportCallback) -> None:
         seconds, tokens = reporter.spend()
-        trial.set_user_attr("wall_s", round(seconds, 2))
-        trial.set_user_attr("tokens", tokens)
-        trial.set_user_attr("steps", reporter.steps)
+        TrialAttrs.write(trial, wall_s=round(seconds, 2), tokens=tokens, steps=reporter.steps)
 
-    def _tidy(self, cfg: TrainConfig) -> None:
+    @staticmethod
+    def _tidy(cfg: TrainConfig) -> None:
         """Trials keep their logs and summary; weights are dropped (a full fine-tune per trial would fill the disk)."""
-        if self.keep_weights:
-            return
         out = Path(cfg.output_dir)
         for p in out.glob("checkpoint-*"):
             shutil.rmtree(p, ignore_errors=True)

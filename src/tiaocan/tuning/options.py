@@ -1,5 +1,6 @@
 """TuneOptions: how `tiaocan tune` searches, typed once. Each field's description is its `--flag` help in the CLI
-(cli/tune_cmd.py reads it), so the Python API and the command line cannot drift apart."""
+and its default the flag's default (cli/tune_cmd.py reads both), so the Python API and the command line cannot
+drift apart. The search's phases read their settings from here instead of taking them one argument at a time."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,3 +53,8 @@ class TuneOptions(BaseModel):
 def help_of(name: str) -> str:
     """The CLI help text of option `name`: its field description."""
     return TuneOptions.model_fields[name].description or ""
+
+
+def default_of(name: str) -> Any:
+    """The CLI default of option `name`: the field's own."""
+    return TuneOptions.model_fields[name].default

@@ -6,21 +6,20 @@ from typing import Callable
 
 from .attrs import TrialAttrs
 from .budget import Budget, Ledger
-from .halving import Brackets, promote
+from .pruning import Pruning
 
 
 class AfterTrial:
     """Optuna callback after each trial: queue a finished rung's best third, print progress, stop when spent."""
 
-    def __init__(self, ledger: Ledger, brackets: Brackets | None, max_trials: int | None, progress):
-        self.ledger, self.brackets, self.max_trials, self.progress = ledger, brackets, max_trials, progress
+    def __init__(self, ledger: Ledger, pruning: Pruning, max_trials: int | None, progress: "Progress"):
+        self.ledger, self.pruning, self.max_trials, self.progress = ledger, pruning, max_trials, progress
 
     def __call__(self, study, trial) -> None:
-        if self.brackets is not None:
-            promote(study)  # a rung that just finished: queue its best third at the next rung
+        self.pruning.promote(study)  # a rung that just finished: queue its best third at the next rung
         self.progress(study, trial)
         if self.ledger.exhausted() or (self.max_trials is not None and finished_trials(study) >= self.max_trials) or \
-                (self.brackets is not None and self.brackets.finished(study, *self.ledger.in_runs())):
+                self.pruning.finished(study, *self.ledger.in_runs()):
             study.stop()
 
 

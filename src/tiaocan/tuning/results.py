@@ -1,16 +1,13 @@
-"""After the search: TuneResult (what `tiaocan tune` found, the JSON `--json` writes), built from the study's trials;
-the best config as tiaocan + LLaMA-Factory YAML, the HTML report, and the optional `--final` retrain."""
+"""After the search: TuneResult (what `tiaocan tune` found, the JSON `--json` writes), built from the study's trials.
+The files written from it are tuning/outputs.py's."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..config import TrainConfig, save_config
 from .attrs import TrialAttrs
-from .budget import Budget
+from .search import Search
 from .space import SearchSpace
 
 
@@ -92,8 +89,11 @@ def importances(study) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in imp.items()}
 
 
-def collect(study, name: str, storage: str, metric: str, direction: str, budget: Budget, space: SearchSpace,
-            base: TrainConfig, full_tokens: int, spent: float, notes: list[str]) -> TuneResult:
+def collect(study, search: Search, space: SearchSpace, spent: float, notes: list[str]) -> TuneResult:
+    """The result of the search so far, from the study's trials (every worker's); `spent`: in the budget's unit."""
+    from .storage import redact
+
+    metric, direction, budget, full_tokens = search.opts.metric, search.direction, search.budget, search.full_tokens
     trials = [trial_record(t) for t in study.get_trials(deepcopy=False)]
     complete = [t for t in trials if t.state == "COMPLETE" and t.value is not None]
     best = (min if direction == "minimize" else max)(complete, key=lambda t: t.value) if complete else None
@@ -108,12 +108,12 @@ def collect(study, name: str, storage: str, metric: str, direction: str, budget:
     outcome, at_rung = plan_outcome(trials, plan_probe, plan, best, metric, direction)
     if outcome and plan is None:
         notes.append(outcome)
-    best_cfg = space.apply(base, best.params) if best else None
+    best_cfg = space.apply(search.base, best.params) if best else None
     tokens = sum(t.tokens for t in trials)
     if not complete:
         notes.append("no trial completed: raise --budget, or read the failed trials' reasons below")
     return TuneResult(
-        study_name=name, storage=storage, metric=metric, direction=direction, budget=budget.text,
+        study_name=search.name, storage=redact(search.url), metric=metric, direction=direction, budget=budget.text,
         budget_spent=f"{budget.describe(spent)}", space=[p.model_dump(mode="json") for p in space.params],
         full_run_tokens=full_tokens, n_trials=len(trials), n_complete=len(complete),
         n_pruned=sum(t.state == "PRUNED" for t in trials), n_failed=sum(t.state == "FAIL" for t in trials),
@@ -155,38 +155,3 @@ def plan_outcome(trials: list[TrialRecord], probe: TrialRecord | None, plan: Tri
     text += f"; {who} (trial {ref.number}) reached {ref.value:.4g} there, {100 * gain:+.1f} % vs the plan"
     return text, {"bracket": last.bracket, "rung": last.rung, "examples": last.examples, "plan_trial": last.number,
                   "plan_value": last.value, "trial": ref.number, "value": ref.value, "gain": gain}
-
-
-def write_outputs(result: TuneResult, base: TrainConfig, space: SearchSpace, study, out: Path, *, final: bool,
-                  quiet: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    if result.best_trial is not None:
-        best = space.apply(base, result.best_params)
-        result.outputs["best_config"] = str(save_config(best, out / "best_config.yaml", include_defaults=False))
-        result.outputs["best_llamafactory"] = _llamafactory(best, out)
-        if final:
-            result.final_run = _final(best.model_copy(update={"per_device_eval_batch_size": space.micro_batch}), out, quiet)
-            result.outputs["final_run"] = str(out / "final")
-    from .report import write_report
-
-    result.outputs["report"] = str(write_report(result, out / "tune_report.html"))
-    (out / "tune_result.json").write_text(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False),
-                                          encoding="utf-8")
-    result.outputs["result"] = str(out / "tune_result.json")
-
-
-def _llamafactory(cfg: TrainConfig, out: Path) -> str:
-    """The best config as `tiaocan export --to llamafactory` writes it (template by rendering, dataset_info.json)."""
-    from ..exporting import export_config
-
-    res = export_config(cfg.model_copy(update={"output_dir": "saves/tiaocan-tuned"}), "llamafactory", out / "llamafactory")
-    return res.files[0]
-
-
-def _final(best: TrainConfig, out: Path, quiet: bool) -> dict[str, Any]:
-    """Retrain the best configuration to full length, with the normal eval cadence and the plot (and the trials'
-    eval batch size, so its eval loss is comparable with theirs)."""
-    from ..training import train
-
-    cfg = best.model_copy(update={"output_dir": str(out / "final")})
-    return train(cfg, overwrite=True, quiet=quiet).model_dump(mode="json")

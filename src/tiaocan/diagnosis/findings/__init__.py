@@ -1,4 +1,6 @@
-"""Registry of findings: one module a finding, each registering a check(signals) -> list[Finding].
+"""Registry of findings: one module a finding, each registering a check(signals) -> list[Finding]. A module holds
+its rule and evidence numbers; titles and explanations come by finding id from the catalogue with the other
+translations (explanation/en.yaml, zh.yaml; `_common.words`).
 
 Order matters only for the suggested config: when two findings change the same key, the more severe one
 wins, and on equal severity the earlier-registered one (causes before symptoms: NaN before spikes).

@@ -1,11 +1,26 @@
-"""Small helpers shared by findings: config look-ups and the concrete changes they propose."""
+"""Small helpers shared by findings: config look-ups, the concrete changes they propose, and their texts."""
 from __future__ import annotations
 
 import math
+from typing import Any
+
 import numpy as np
 
+from ...explanation import finding_text
 from ..signals import Signals, fmt, nice
 from ..types import Change
+
+
+def words(fid: str, *, title: str | None = None, explanation: str | None = None, **values: Any) -> dict[str, str]:
+    """Finding `fid`'s id, title and explanation in English and Chinese, from the catalogue with the other
+    translations (explanation/en.yaml, zh.yaml `findings`): `title` / `explanation` name the case of a finding
+    that has several, `values` fill the texts' {names}. Spread into `Finding(...)`, so a finding module holds its
+    rule and numbers, not its prose."""
+    out = {"id": fid}
+    for lang, suffix in (("en", ""), ("zh", "_zh")):
+        out["title" + suffix] = finding_text(fid, "title", title, lang, **values)
+        out["explanation" + suffix] = finding_text(fid, "explanation", explanation, lang, **values)
+    return out
 
 
 def cfg_num(sig: Signals, key: str, default: float | None = None) -> float | None:
@@ -71,5 +86,5 @@ def typical_lr(sig: Signals) -> float:
     return 1e-4 if sig.is_lora() else 1e-5
 
 
-__all__ = ["cfg_num", "lr_change", "clip_change", "warmup_change", "has_warmup", "epochs_change",
+__all__ = ["words", "cfg_num", "lr_change", "clip_change", "warmup_change", "has_warmup", "epochs_change",
            "steps_where", "pairs", "typical_lr"]

@@ -10,12 +10,7 @@ import numpy as np
 from ..signals import Signals, fmt
 from ..types import Finding
 from . import register
-from ._common import clip_change, has_warmup, lr_change, pairs, warmup_change
-
-EN = ("The updates are too large for this model and data: each step overshoots, the loss climbs instead of "
-      "falling{nan}. Lower the learning rate; clipping and a short warmup stop the first large steps from "
-      "wrecking the weights.")
-ZH = ("每一步更新幅度太大，参数越过了最优点，损失不降反升{nan}。请降低学习率；梯度裁剪和短暂的预热可以避免训练初期的大步更新破坏权重。")
+from ._common import clip_change, has_warmup, lr_change, pairs, warmup_change, words
 
 
 def _fixes(sig: Signals, factor: float) -> list:
@@ -35,18 +30,16 @@ def check(sig: Signals) -> list[Finding]:
         ev = [f"loss is NaN/inf at {len(sig.nonfinite_steps)} logged step(s), first at step {first}"]
         if len(before):
             ev.append(f"last finite losses before it: {pairs(sig.steps[sig.steps < first][-3:], before[-3:])}")
-        out.append(Finding(id="divergence", severity="critical", title=f"Loss became NaN/inf at step {first}",
-                           title_zh=f"第 {first} 步损失变为 NaN/inf", steps=sig.nonfinite_steps[:8], evidence=ev,
-                           explanation=EN.format(nan=" until it overflows to NaN"),
-                           explanation_zh=ZH.format(nan="，最终数值溢出为 NaN"), changes=_fixes(sig, 0.1)))
+        out.append(Finding(severity="critical", steps=sig.nonfinite_steps[:8], evidence=ev, changes=_fixes(sig, 0.1),
+                           **words("divergence", title="nan", explanation="nan", step=first)))
         return out
     if 3 <= sig.n < 6 and min(sig.loss[-2:]) > 2 * sig.loss[0]:
         # too few points for levels and noise: a loss that more than doubled and stayed there is enough
         out.append(Finding(
-            id="divergence", severity="critical", title=f"Loss rose from {fmt(float(sig.loss[0]))} to {fmt(float(sig.loss[-1]))}",
-            title_zh=f"损失从 {fmt(float(sig.loss[0]))} 升到 {fmt(float(sig.loss[-1]))}", steps=[int(s) for s in sig.steps[-2:]],
-            evidence=[f"only {sig.n} logged steps: {pairs(sig.steps, sig.loss)}"],
-            explanation=EN.format(nan=""), explanation_zh=ZH.format(nan=""), changes=_fixes(sig, 0.2)))
+            severity="critical", steps=[int(s) for s in sig.steps[-2:]],
+            evidence=[f"only {sig.n} logged steps: {pairs(sig.steps, sig.loss)}"], changes=_fixes(sig, 0.2),
+            **words("divergence", title="rose", explanation="rose", start=fmt(float(sig.loss[0])),
+                    peak=fmt(float(sig.loss[-1])))))
         return out
     if sig.n < 6 and sig.stop_reason != "diverged":
         return out
@@ -68,11 +61,10 @@ def check(sig: Signals) -> list[Finding]:
             msg = str(sig.curves.summary.get("stop_message", "")) or "stop_reason: diverged"
             peak = float(np.max(sig.loss))
             out.append(Finding(
-                id="divergence", severity="critical", title="The run was stopped for diverging",
-                title_zh="训练因发散被中止", steps=[int(sig.steps[int(np.argmax(sig.loss))]), int(sig.steps[-1])],
+                severity="critical", steps=[int(sig.steps[int(np.argmax(sig.loss))]), int(sig.steps[-1])],
                 evidence=[f"run_summary.json: {msg}",
                           f"loss {fmt(float(sig.loss[0]))} at step {int(sig.steps[0])}, up to {fmt(peak)}"],
-                explanation=EN.format(nan=""), explanation_zh=ZH.format(nan=""), changes=_fixes(sig, 0.2)))
+                changes=_fixes(sig, 0.2), **words("divergence", title="stopped", explanation="rose")))
         return out
     peak_i = int(np.argmax(np.where(after, sig.level, -np.inf)))
     recovered = sig.end <= sig.start * 1.05
@@ -81,10 +73,8 @@ def check(sig: Signals) -> list[Finding]:
           f" ({sig.level[peak_i] / sig.start:.1f}x), above {fmt(thr)} for {int(high.sum())} of {sig.n} logged steps",
           f"final loss {fmt(sig.end)}" + (" (recovered)" if recovered else " (did not recover)")]
     out.append(Finding(
-        id="divergence", severity="warning" if recovered else "critical",
-        title=f"Loss rose from {fmt(sig.start)} to {fmt(sig.level[peak_i])}" + (" then recovered" if recovered else ""),
-        title_zh=f"损失从 {fmt(sig.start)} 升到 {fmt(sig.level[peak_i])}" + ("，之后回落" if recovered else ""),
-        steps=[int(sig.steps[first_i]), int(sig.steps[peak_i])], evidence=ev,
-        explanation=EN.format(nan=""), explanation_zh=ZH.format(nan=""),
-        changes=_fixes(sig, 0.5 if recovered else 0.2)))
+        severity="warning" if recovered else "critical", steps=[int(sig.steps[first_i]), int(sig.steps[peak_i])],
+        evidence=ev, changes=_fixes(sig, 0.5 if recovered else 0.2),
+        **words("divergence", title="recovered" if recovered else "rose", explanation="rose", start=fmt(sig.start),
+                peak=fmt(sig.level[peak_i]))))
     return out

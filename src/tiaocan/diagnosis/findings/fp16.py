@@ -12,7 +12,7 @@ import numpy as np
 from ..signals import Signals
 from ..types import Change, Finding
 from . import register
-from ._common import pairs
+from ._common import pairs, words
 
 
 def _flag(v) -> bool | None:
@@ -49,22 +49,8 @@ def check(sig: Signals) -> list[Finding]:
         if not len(zero):
             return []
         # Zero loss without (known) fp16 and no overflow sign: nothing was supervised.
-        return [Finding(
-            id="zero_loss", severity="critical", title="Train loss is exactly 0", title_zh="训练损失恰好为 0",
-            steps=pinned, evidence=ev,
-            explanation="A loss of exactly 0.0 means no token carried a label in those batches: responses cut away "
-                        "entirely by cutoff_len, or a template that masks everything. Run `tiaocan inspect` on the data.",
-            explanation_zh="损失恰好为 0 说明这些批次里没有任何 token 参与监督：回答被 cutoff_len 整段截掉，或模板把所有标签都屏蔽了。"
-                           "请先用 `tiaocan inspect` 检查数据。",
-            changes=[])]
+        return [Finding(severity="critical", steps=pinned, evidence=ev, changes=[], **words("zero_loss"))]
     changes = [Change(key="fp16", old=fp16, new=False, why="float16 overflows here"),
                Change(key="bf16", old=_flag(sig.cfg.get("bf16")), new=True,
                       why="bfloat16 has float32's range (needs an Ampere+ GPU or a CPU; otherwise train in fp32)")]
-    return [Finding(
-        id="fp16_overflow", severity="critical", title="fp16 overflow: skipped steps / zero or NaN loss",
-        title_zh="fp16 数值溢出：跳过更新 / 损失为 0 或 NaN", steps=pinned, evidence=ev,
-        explanation="float16 cannot hold values above 65504; overflowing activations or gradients make the grad "
-                    "scaler skip steps, the loss scale collapse, and the loss read 0 or NaN. bf16 has the range of fp32.",
-        explanation_zh="float16 最大只能表示 65504；激活或梯度溢出时，梯度缩放器会跳过更新、loss scale 不断减半，损失显示为 0 或 NaN。"
-                       "bf16 的数值范围与 fp32 相同。",
-        changes=changes)]
+    return [Finding(severity="critical", steps=pinned, evidence=ev, changes=changes, **words("fp16_overflow"))]

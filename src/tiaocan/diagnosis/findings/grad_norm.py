@@ -11,7 +11,7 @@ import numpy as np
 from ..signals import Signals, fmt, mad_sigma
 from ..types import Finding
 from . import register
-from ._common import clip_change, cfg_num, lr_change, pairs
+from ._common import clip_change, cfg_num, lr_change, pairs, words
 
 
 @register("grad_norm")
@@ -46,12 +46,6 @@ def check(sig: Signals) -> list[Finding]:
         pinned.append(int(gs[-1]))
     if not ev:
         return []
-    return [Finding(
-        id="grad_norm_explosion", severity="warning", title="Gradient norm explodes",
-        title_zh="梯度范数爆炸", steps=sorted(set(pinned)), evidence=ev,
-        explanation="Very large gradients mean single updates that are far bigger than the rest; they usually come "
-                    "just before loss spikes or divergence. Clipping caps each update; a lower learning rate makes "
-                    "the landscape less steep where the optimizer walks.",
-        explanation_zh="梯度突然变得极大，意味着个别更新远大于其余更新，通常出现在损失尖峰或发散之前。梯度裁剪可以限制每次更新的幅度；"
-                       "降低学习率能让优化过程更平稳。",
-        changes=clip_change(sig) + lr_change(sig, 0.5, "gradients explode at this learning rate"))]
+    return [Finding(severity="warning", steps=sorted(set(pinned)), evidence=ev,
+                    changes=clip_change(sig) + lr_change(sig, 0.5, "gradients explode at this learning rate"),
+                    **words("grad_norm_explosion"))]

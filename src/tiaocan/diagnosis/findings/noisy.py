@@ -11,7 +11,7 @@ import math
 from ..signals import Signals, fmt
 from ..types import Change, Finding
 from . import register
-from ._common import cfg_num
+from ._common import cfg_num, words
 
 
 @register("noisy")
@@ -32,12 +32,5 @@ def check(sig: Signals) -> list[Finding]:
     ev = [f"loss scatters ±{fmt(sig.sigma)} around its smoothed level {fmt(sig.sigma / rel)} ({rel:.0%})"]
     if eb is not None:
         ev.append(f"effective batch = {eb} (per_device_train_batch_size × gradient_accumulation_steps)")
-    return [Finding(
-        id="noisy_loss", severity="warning", title=f"Noisy loss: ±{rel:.0%} step to step",
-        title_zh=f"损失噪声大：每步波动约 ±{rel:.0%}", steps=[int(sig.steps[0]), int(sig.steps[-1])], evidence=ev,
-        explanation="Each update follows the few examples in its batch, so the loss (and the weights) jump around; a "
-                    "learning rate that suits a steady batch is too high for this one. Accumulate more micro-batches "
-                    "per step (same memory) or lower the learning rate.",
-        explanation_zh="每次更新只依据批次里的少数样本，损失（和权重）随之上下跳动；适合稳定批次的学习率对这么小的批次来说偏高。"
-                       "请增加梯度累积步数（显存不变），或降低学习率。",
-        changes=changes)]
+    return [Finding(severity="warning", steps=[int(sig.steps[0]), int(sig.steps[-1])], evidence=ev, changes=changes,
+                    **words("noisy_loss", rel=rel))]

@@ -14,11 +14,7 @@ import numpy as np
 from ..signals import Signals, fmt
 from ..types import Change, Finding
 from . import register
-from ._common import epochs_change
-
-ZH_MEMO = "训练损失远低于常用区间，模型在背诵训练答案而不是学习规律；换个说法提问时往往答错。请减少训练轮数，或增加更多样的数据。"
-EN_MEMO = ("The train loss went far below the usual band: the model is reciting its training answers rather than "
-           "learning the pattern, and tends to fail on rephrased questions. Train fewer epochs or add more varied data.")
+from ._common import epochs_change, words
 
 
 def _epoch_when_level_below(sig: Signals, value: float) -> float | None:
@@ -48,17 +44,10 @@ def _eval_rising(sig: Signals) -> Finding | None:
     if sig.cfg.get("early_stopping_patience") in (None, 0):
         changes.append(Change(key="early_stopping_patience", old=None, new=2, why="stop (and keep the best checkpoint) once eval stops improving"))
     return Finding(
-        id="overfitting", severity="critical" if last > best * 1.2 else "warning",
-        title=f"Overfitting: eval loss rose {last / best - 1:.0%} from its best while train loss fell",
-        title_zh=f"过拟合：验证损失比最佳值上升了 {last / best - 1:.0%}，而训练损失仍在下降",
-        steps=[int(es[b]), int(es[-1])],
+        severity="critical" if last > best * 1.2 else "warning", steps=[int(es[b]), int(es[-1])],
         evidence=[f"best eval loss {fmt(best)} at step {int(es[b])}" + (f" (epoch {e_best:.2f})" if e_best else ""),
                   f"eval loss at the end {fmt(last)} (step {int(es[-1])}); train loss {fmt(tr_at_best)} -> {fmt(sig.end)} meanwhile"],
-        explanation="After its best point the model kept fitting the training examples (train loss down) while "
-                    "getting worse on held-out ones (eval loss up): it memorises instead of generalising. Stop at the "
-                    "best eval point.",
-        explanation_zh="越过最佳点后，模型继续拟合训练样本（训练损失下降），但在验证集上变差（验证损失上升）：它在死记硬背而不是泛化。请在验证损失最低处停止。",
-        changes=changes)
+        changes=changes, **words("overfitting", rise=last / best - 1))
 
 
 def _memorised(sig: Signals) -> Finding | None:
@@ -71,11 +60,10 @@ def _memorised(sig: Signals) -> Finding | None:
     if not sig.cfg.get("stop_loss_band"):
         changes.append(Change(key="stop_loss_band", old=None, new=list(sig.band), why="tiaocan train stops once the loss is in the band"))
     return Finding(
-        id="memorisation", severity="warning", title=f"Train loss {fmt(sig.end)} is far below the band: memorising",
-        title_zh=f"训练损失 {fmt(sig.end)} 远低于目标区间：在死记硬背", steps=[int(sig.steps[i]), int(sig.steps[-1])],
+        severity="warning", steps=[int(sig.steps[i]), int(sig.steps[-1])],
         evidence=[f"train loss at the end {fmt(sig.end)} < half the band's lower edge {sig.band[0]}",
                   f"it entered the band's lower edge at step {int(sig.steps[i])}" + (f"; the band's middle at epoch {e_mid:.2f}" if e_mid else "")],
-        explanation=EN_MEMO, explanation_zh=ZH_MEMO, changes=changes)
+        changes=changes, **words("memorisation", end=fmt(sig.end)))
 
 
 def _epoch_drops(sig: Signals) -> Finding | None:
@@ -126,14 +114,10 @@ def _epoch_drops(sig: Signals) -> Finding | None:
     cur = sig.cfg.get("num_train_epochs") or np.nanmax(ep)
     target = e_in if e_in and e_in < float(cur) - 0.5 else float(cur) / 2
     return Finding(
-        id="epoch_drops", severity="warning", title="Loss drops in steps at each epoch boundary (memorising a small dataset)",
-        title_zh="每个 epoch 边界处损失阶梯式下降（小数据集被背下来了）", steps=steps,
+        severity="warning", steps=steps,
         evidence=[f"loss falls across epoch boundaries by {', '.join(f'epoch {e}: {1 - math.exp(-d):.0%}' for e, d in zip(bounds, at))}",
                   f"typical fall over the same span inside an epoch: {1 - math.exp(-ref):.0%}"],
-        explanation="When the loss falls mainly at the start of each new pass, the model recognises examples it has "
-                    "already seen: it is memorising this small dataset. Fewer epochs, or more (and more varied) data.",
-        explanation_zh="如果损失主要在每一轮开始时下降，说明模型认出了见过的样本：它在记忆这个小数据集。请减少轮数，或增加更多、更多样的数据。",
-        changes=epochs_change(sig, target, "the loss falls mainly where examples repeat"))
+        changes=epochs_change(sig, target, "the loss falls mainly where examples repeat"), **words("epoch_drops"))
 
 
 @register("overfit")

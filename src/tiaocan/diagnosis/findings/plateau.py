@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..signals import Signals, fmt, nice
 from ..types import Change, Finding
 from . import register
-from ._common import typical_lr
+from ._common import typical_lr, words
 from .schedule import warmup_fraction
 
 
@@ -45,11 +45,5 @@ def check(sig: Signals) -> list[Finding]:
     if lr:
         ev.append(f"peak learning rate {fmt(lr)}" + (f" (usual start for {'LoRA' if sig.is_lora() else 'full fine-tuning'}: "
                                                        f"{fmt(typical_lr(sig))})" if low_lr else ""))
-    return [Finding(
-        id="plateau", severity="warning", title="Loss is flat: the model is not learning",
-        title_zh="损失几乎不变：模型没有在学习", steps=[int(sig.steps[0]), int(sig.steps[-1])], evidence=ev,
-        explanation="The loss stayed where it started, so the updates are too small to change the model. The usual "
-                    "cause is a learning rate far below what the method needs (LoRA typically wants ~10x the "
-                    "learning rate of full fine-tuning).",
-        explanation_zh="损失一直停在起点附近，说明每次更新太小，模型几乎没有变化。最常见的原因是学习率远低于该方法所需（LoRA 通常需要全参微调约 10 倍的学习率）。",
-        changes=changes)]
+    return [Finding(severity="warning", steps=[int(sig.steps[0]), int(sig.steps[-1])], evidence=ev, changes=changes,
+                    **words("plateau"))]

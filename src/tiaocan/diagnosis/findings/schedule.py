@@ -7,7 +7,7 @@ import numpy as np
 from ..signals import Signals, fmt
 from ..types import Change, Finding
 from . import register
-from ._common import cfg_num, warmup_change
+from ._common import cfg_num, warmup_change, words
 
 
 def warmup_fraction(sig: Signals) -> tuple[float, int] | None:
@@ -41,15 +41,9 @@ def check(sig: Signals) -> list[Finding]:
         if never_peaked:
             ev.append(f"it never reached the configured learning_rate {fmt(cfg_lr)}")
         out.append(Finding(
-            id="warmup_too_long", severity="warning",
-            title="Warmup is longer than the run" if never_peaked or frac > 0.9 else f"Warmup takes {frac:.0%} of the run",
-            title_zh="预热比整个训练还长" if never_peaked or frac > 0.9 else f"预热占了训练的 {frac:.0%}",
-            steps=[wstep], evidence=ev,
-            explanation="During warmup the learning rate is below its target, so most of this run trained at a reduced "
-                        "rate. Warmup only needs to cover the first few percent of steps (the optimizer's statistics "
-                        "settle in tens of steps).",
-            explanation_zh="预热期间学习率低于目标值，因此这次训练的大部分时间学习率都偏低。预热只需覆盖前百分之几的步数（优化器的统计量几十步内就稳定了）。",
-            changes=warmup_change(sig, 0.05, "warm up over the first 5% of steps only")))
+            severity="warning", steps=[wstep], evidence=ev,
+            changes=warmup_change(sig, 0.05, "warm up over the first 5% of steps only"),
+            **words("warmup_too_long", title="whole_run" if never_peaked or frac > 0.9 else "share", share=frac)))
         return out
     after = lr[steps >= wstep]
     sched = str(sig.cfg.get("lr_scheduler_type", "")).lower()
@@ -57,10 +51,7 @@ def check(sig: Signals) -> list[Finding]:
         ev = [f"lr at the end {fmt(float(after[-1]))} = {after[-1] / lr.max():.0%} of its peak {fmt(float(lr.max()))}"
               + (f" (lr_scheduler_type: {sched})" if sched else "")]
         out.append(Finding(
-            id="lr_not_decayed", severity="info", title="The learning rate never decayed", title_zh="学习率始终没有衰减",
-            steps=[int(steps[-1])], evidence=ev,
-            explanation="Decaying the learning rate at the end (cosine is the usual default) lets the last steps settle "
-                        "into a minimum instead of bouncing around it; a constant lr ends noisier.",
-            explanation_zh="训练末期降低学习率（通常用 cosine）能让最后的更新稳定收敛到极小值附近，而不是在其周围震荡；恒定学习率收尾更嘈杂。",
-            changes=[Change(key="lr_scheduler_type", old=sched or None, new="cosine", why="decay the lr to the end")]))
+            severity="info", steps=[int(steps[-1])], evidence=ev,
+            changes=[Change(key="lr_scheduler_type", old=sched or None, new="cosine", why="decay the lr to the end")],
+            **words("lr_not_decayed")))
     return out

@@ -11,7 +11,7 @@ import numpy as np
 from ..signals import Signals, fmt, window_medians
 from ..types import Finding
 from . import register
-from ._common import clip_change, has_warmup, lr_change, pairs, warmup_change
+from ._common import clip_change, has_warmup, lr_change, pairs, warmup_change, words
 
 
 @register("spikes")
@@ -39,14 +39,7 @@ def check(sig: Signals) -> list[Finding]:
     if not has_warmup(sig):
         changes += warmup_change(sig, 0.05, "avoid large early steps")
     return [Finding(
-        id="loss_spikes", severity="warning", title=f"{count} loss spike(s), up to {ratios.max():.1f}x the local level",
-        title_zh=f"{count} 次损失尖峰，最高为局部水平的 {ratios.max():.1f} 倍",
-        steps=[int(s) for s in sig.steps[spike]], evidence=[
+        severity="warning", steps=[int(s) for s in sig.steps[spike]], evidence=[
             f"spikes at {pairs(sig.steps[spike], sig.loss[spike])}; local level around them "
             f"{fmt(float(np.median(sig.level[spike])))}; typical noise ±{fmt(sig.sigma)}"],
-        explanation="A sudden jump that the run then recovers from means some updates were too large (a steep region "
-                    "or an unusual batch). Occasional spikes waste progress; frequent ones precede divergence. A lower "
-                    "learning rate and gradient clipping keep single steps small.",
-        explanation_zh="损失突然跳高又回落，说明某些更新步幅过大（遇到陡峭区域或异常批次）。偶尔的尖峰浪费训练进度，频繁的尖峰往往是发散的前兆。"
-                       "降低学习率并开启梯度裁剪可以让单步更新保持较小。",
-        changes=changes)]
+        changes=changes, **words("loss_spikes", count=count, ratio=ratios.max()))]

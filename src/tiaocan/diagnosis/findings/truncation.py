@@ -11,6 +11,7 @@ from pathlib import Path
 from ..signals import Signals
 from ..types import Change, Finding
 from . import register
+from ._common import words
 
 
 def _resolve(sig: Signals) -> tuple[str, str] | None:
@@ -59,14 +60,8 @@ def check(sig: Signals) -> list[Finding]:
         changes.append(Change(key="cutoff_len", old=cut, new=int(rep.recommended_cutoff_len),
                               why=f"covers {rep.recommended_coverage_pct:g}% of examples whole"))
     return [Finding(
-        id="truncation", severity="warning" if share >= 0.05 or imp.response_tokens_lost_pct >= 5 else "info",
-        title=f"cutoff_len {cut} cuts {imp.answers_cut} of {rep.num_examples} answers ({share:.0%})",
-        title_zh=f"cutoff_len {cut} 截断了 {rep.num_examples} 条中的 {imp.answers_cut} 条回答（{share:.0%}）",
+        severity="warning" if share >= 0.05 or imp.response_tokens_lost_pct >= 5 else "info",
         evidence=[f"{imp.answers_cut} answers lose tokens, {imp.response_tokens_lost_pct:g}% of all answer tokens; "
                   f"longest example {rep.full.max} tokens, p99 {rep.full.p99:g}",
                   f"recommended cutoff_len {rep.recommended_cutoff_len}"],
-        explanation="Tokens beyond cutoff_len are cut before training, so the model learns answers that stop in the "
-                    "middle (and never sees their end-of-turn token): a model that 'stops mid-answer' often comes from this.",
-        explanation_zh="超过 cutoff_len 的 token 在训练前被截掉，模型学到的是说到一半就停的回答（也看不到回答结束符）；"
-                       "模型“回答到一半就停”常常就是这个原因。",
-        changes=changes)]
+        changes=changes, **words("truncation", cutoff=cut, cut=imp.answers_cut, total=rep.num_examples, share=share))]

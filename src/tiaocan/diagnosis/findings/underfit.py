@@ -14,7 +14,7 @@ import numpy as np
 from ..signals import Signals, fmt
 from ..types import Finding
 from . import register
-from ._common import cfg_num, epochs_change, lr_change
+from ._common import cfg_num, epochs_change, lr_change, words
 from .plateau import is_plateau
 
 
@@ -69,28 +69,13 @@ def check(sig: Signals) -> list[Finding]:
             extra = (sig.end - sig.band[1]) / per_epoch if per_epoch else ep_now
             new = min(10.0, max(ep_now * 1.5, ep_now + extra))
             changes = epochs_change(sig, new, "the loss was still falling when the run ended")
-        return [Finding(
-            id="underfitting", severity="warning", title="Underfitting: loss still above the band and still falling",
-            title_zh="欠拟合：损失仍高于目标区间且仍在下降", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev,
-            explanation="The run stopped while the model was still learning: the loss had not reached the usual "
-                        "0.7–1.4 band and was still going down. Train for more epochs (the loss decides, epochs are only "
-                        "a budget).",
-            explanation_zh="训练结束时模型仍在学习：损失还没降到常用的 0.7–1.4 区间，且仍在下降。请增加训练轮数（由损失决定何时停，轮数只是预算）。",
-            changes=changes)]
+        return [Finding(severity="warning", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev, changes=changes,
+                        **words("underfitting", title="falling", explanation="falling"))]
     ev.append(f"not clearly falling any more: {fmt(a)} -> {fmt(b)} over the last {int(tsteps[-1] - tsteps[0])} steps")
     if ep_now and ep_now < 10:
         changes = epochs_change(sig, min(10.0, ep_now * 2), "the loss ended above the band")
     else:
         changes = lr_change(sig, 2.0, "the loss ended above the band after ~10 epochs")
     far = sig.end > 1.25 * sig.band[1]  # far above the band is a problem whatever the last steps did
-    return [Finding(
-        id="underfitting", severity="warning" if far else "info",
-        title="Underfitting: loss ended far above the band" if far else "Loss ended above the band",
-        title_zh="欠拟合：训练结束时损失远高于目标区间" if far else "训练结束时损失仍高于目标区间", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev,
-        explanation="The loss ended above the usual 0.7–1.4 band without a clear downward trend at the end (a decaying "
-                    "learning rate flattens every curve). The rule of thumb is to train longer; if it is already ~10 "
-                    "epochs, raise the learning rate. Some data (open-ended text) legitimately ends higher — judge by "
-                    "eval answers too.",
-        explanation_zh="训练结束时损失高于常用的 0.7–1.4 区间，且末尾没有明显的下降趋势（学习率衰减会让所有曲线在末尾变平）。"
-                       "经验做法是训练更久；如果已经训练了约 10 轮，则提高学习率。开放式文本数据的损失本来就可能偏高，请结合评测结果判断。",
-        changes=changes)]
+    return [Finding(severity="warning" if far else "info", steps=[int(tsteps[0]), int(tsteps[-1])], evidence=ev,
+                    changes=changes, **words("underfitting", title="far" if far else "above", explanation="flat"))]
