@@ -144,6 +144,7 @@ def main() -> None:
     rows = load(a.runs)
     cs = curves(rows)
     baselines(rows)
+    stopping(cs)
     print(f"{len(rows)} scored runs, {len(cs)} curves\n")
     print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / ref |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -205,6 +206,63 @@ def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task
         regrets.sort()
         print(f"    lr regret over {len(regrets)} curves: median {regrets[len(regrets) // 2]:+.1f} %, "
               f"worst {regrets[-1]:+.1f} %")
+
+
+def band_replay(r: dict, band: tuple[float, float], has_eval: bool) -> float | None:
+    """The held-out loss a run would have ended at under the loss-band stop (training/callbacks.LossWatch, replayed
+    on the logged train curve with its own smoothing): once the smoothed train loss is at or below the band's top,
+    stop at the first eval that does not improve (with a held-out split) or at once (without one: scored at the next
+    eval, the nearest measured point). None when the band never fired (the run is then its final result)."""
+    from tiaocan.training.callbacks import StopState
+
+    st, entered = StopState(), None
+    for step, loss in r.get("train", []):
+        if st.add_train_loss(loss) <= band[1]:
+            entered = step
+            break
+    if entered is None:
+        return None
+    best = math.inf
+    for step, ev in r["evals"]:
+        if has_eval:
+            if step >= entered and ev >= best:
+                return ev
+        elif step >= entered:
+            return ev
+        best = min(best, ev)
+    return r["evals"][-1][1]
+
+
+def stopping(cs: dict) -> None:
+    """Final vs best checkpoint near each curve's optimum, and what the loss band would have done."""
+    from tiaocan.config import LOSS_BAND
+
+    near, gaps, band_eval, band_none, fired, replayed = 0, [], [], [], 0, 0
+    for pts in cs.values():
+        lr_star, _, where = optimum(pts)
+        for lr, _, r in pts:
+            if where == "too few" or abs(math.log2(lr / lr_star)) > 1 or len(r["evals"]) < 2:
+                continue
+            near += 1
+            final, best = r["final_eval"], r["best_eval"]
+            gaps.append(100 * (final - best) / best)
+            if r.get("train"):
+                replayed += 1
+                for has_eval, out in ((True, band_eval), (False, band_none)):
+                    v = band_replay(r, LOSS_BAND, has_eval)
+                    fired += v is not None and has_eval
+                    out.append(100 * ((v if v is not None else final) - best) / best)
+    if not gaps:
+        return
+    gaps.sort()
+    print(f"\nstopping: {near} grid runs within x2 of their curve's best lr. The last checkpoint was above the best "
+          f"one by median {gaps[len(gaps) // 2]:+.1f} %, worst {gaps[-1]:+.1f} %; {sum(g > 0.5 for g in gaps)} of "
+          f"{len(gaps)} by more than 0.5 % (keeping the best checkpoint recovers that).")
+    if replayed:
+        for name, vals in (("with a held-out split", band_eval), ("without one", band_none)):
+            vals.sort()
+            print(f"  loss band {LOSS_BAND} {name}, replayed on {replayed} runs' train curves (fired on {fired}): "
+                  f"result above the best checkpoint by median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %")
 
 
 def baselines(rows: list[dict]) -> None:

@@ -140,13 +140,15 @@ def _append(results: Path, row: dict) -> None:
         fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _evals(run_dir: Path) -> list[tuple[int, float]]:
+def _evals(run_dir: Path, key: str = "eval_loss") -> list[tuple[int, float]]:
+    """(step, value) of every logged `key`: eval_loss, or loss (the train curve, which fit.py replays through the
+    loss-band stop to measure what the band would have done)."""
     out = []
     log = run_dir / "trainer_log.jsonl"
     for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
         r = json.loads(line)
-        if "eval_loss" in r:
-            out.append((int(r.get("current_steps", 0)), float(r["eval_loss"])))
+        if key in r:
+            out.append((int(r.get("current_steps", 0)), float(r[key])))
     return out
 
 
@@ -181,7 +183,7 @@ def run_one(job: dict, scratch: Path) -> dict:
         ev = _evals(Path(cfg["output_dir"]))
         row.update(steps=s.global_step, total_steps=s.total_steps, tokens=s.tokens_seen, stop=s.stop_reason,
                    final_train=s.final_train_loss, evals=ev, final_eval=ev[-1][1] if ev else None,
-                   best_eval=min(e for _, e in ev) if ev else None)
+                   best_eval=min(e for _, e in ev) if ev else None, train=_evals(Path(cfg["output_dir"]), "loss"))
     except Exception as e:  # noqa: BLE001 — a failed run is a data point (e.g. divergence), not a crash
         row.update(error=f"{type(e).__name__}: {e}"[:300])
     row.update(seconds=round(time.time() - t, 2), device=_device())

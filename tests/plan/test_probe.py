@@ -80,7 +80,8 @@ def test_tune_trial_0_is_the_probed_config(probed):
     import optuna
 
     from tiaocan.tuning.space import build_space
-    from tiaocan.tuning.study import base_config, spread_trials
+    from tiaocan.tuning.pruning import OptunaPruning
+    from tiaocan.tuning.search import base_config
 
     _, data, yaml_path = probed
     assert "measured by `tiaocan plan --probe`" in yaml_path.read_text(encoding="utf-8")
@@ -92,7 +93,7 @@ def test_tune_trial_0_is_the_probed_config(probed):
     assert math.sqrt(p_lr.low * p_lr.high) == pytest.approx(lr)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
-    spread_trials(study, space, base, 1, seed=0)
+    OptunaPruning("none", full_examples=100).start(study, space, base, 1, seed=0)
     trial0 = study.ask()
     assert space.suggest(trial0)["learning_rate"] == pytest.approx(lr)
 
