@@ -13,7 +13,7 @@ the final model's and the best checkpoint's loss are known. No checkpoints are w
 
 Baselines (what users run today), each once per (task, model):
   plan_v0      the plan before the calibration (its lr, batch, epoch ceiling and loss-band stop), as written then
-  plan_v1      the plan now, exactly as `tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl` writes it
+  plan_v2      the plan now (2026-11-30 rule; plan_v1 rows are the 2026-11-29 rule), exactly as `tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl` writes it
                (horizon-aware lr, <= 3 epochs, stop on held-out loss keeping the best checkpoint)
   llamaboard   LlamaBoard's defaults: lr 5e-5, batch 2 x 8, 3 epochs, LoRA r 8 / alpha 16
   lf_example   LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml: lr 1e-4, 1 x 8, 3 epochs, warmup 0.1, r 8
@@ -78,7 +78,10 @@ def run_config(base: dict, task: str, *, lr: float, batch: int, epochs: float, m
     return cfg
 
 
-def plan_v1_job(task: str, model: str, gpu: str | None) -> dict:
+PLAN_KIND = "plan_v2"  # bump when the plan's rules change, so runs of each version stay apart in runs.jsonl
+
+
+def plan_job(task: str, model: str, gpu: str | None) -> dict:
     """The current plan for this task, run as written (its own eval cadence, stop rule and best checkpoint)."""
     from tiaocan.planning import make_plan
 
@@ -86,8 +89,8 @@ def plan_v1_job(task: str, model: str, gpu: str | None) -> dict:
                      overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
     cfg = dict(plan.config, plot_loss=False, seed=0, save_total_limit=2)
     b = cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"]
-    jid = f"{model}|{task}|plan_v1|lr{cfg['learning_rate']:.3g}|b{b}|e{cfg['num_train_epochs']:g}|lp0"
-    return dict(id=jid, task=task, model=model, kind="plan_v1", config=cfg)
+    jid = f"{model}|{task}|{PLAN_KIND}|lr{cfg['learning_rate']:.3g}|b{b}|e{cfg['num_train_epochs']:g}|lp0"
+    return dict(id=jid, task=task, model=model, kind=PLAN_KIND, config=cfg)
 
 
 def list_jobs(models: list[str], gpu: str | None, micro_cap: int, tasks: list[str] | None = None) -> list[dict]:
@@ -170,7 +173,7 @@ def run_one(job: dict, scratch: Path) -> dict:
     n_train = sum(1 for _ in open(cfg["dataset"], encoding="utf-8"))
     steps = total_steps(steps_per_epoch(n_train, cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]),
                         cfg["num_train_epochs"])
-    if job["kind"] != "plan_v1":  # a plan keeps its own eval cadence (and its best-checkpoint rule)
+    if job["kind"] not in ("plan_v1", PLAN_KIND):  # a plan keeps its own eval cadence (and its best-checkpoint rule)
         cfg["eval_steps"] = max(1, math.ceil(steps / 6))
     t = time.time()
     row = dict(id=job["id"], task=job["task"], model=job["model"], kind=job["kind"], lr=cfg["learning_rate"],
@@ -241,7 +244,7 @@ def main() -> None:
     if a.cmd == "jobs":
         tasks = a.tasks.split(",") if a.tasks else list(TASKS)
         if a.plan_v1_only:
-            jobs = [plan_v1_job(t, m, a.gpu) for m in a.models.split(",") for t in tasks]
+            jobs = [plan_job(t, m, a.gpu) for m in a.models.split(",") for t in tasks]
         else:
             jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, tasks)
         a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")
