@@ -4,8 +4,11 @@ B_simple estimates the batch above which extra examples per step stop paying (Mc
 the plan's effective batch the plan stands: the estimate is noisy and taken at the start of training, where it is
 smallest. Further off, the accumulation moves the effective batch to the power of two nearest B_simple; the micro
 batch stays what the memory model fitted (memory does not change). Bounds: the plan's batch cap (LoRA loses more at
-large batches), and the full run keeps at least MIN_RUN_STEPS optimizer steps (warmup and cosine need steps to act on)
-unless the plan already had fewer. The plan is then made again with that accumulation fixed, so every value that
+large batches), and the full run keeps the batch rule's TARGET_STEPS optimizer steps (unless the plan already had
+fewer). That second bound is what data-limited runs hit: at a fixed number of passes a larger batch is fewer
+updates, and on the calibration suite x4 the batch at the same epochs cost held-out loss at every task's best lr
+(SmolLM2 x support60: batch 2 -> 8 +9 %; Gemma x support60 +3 %; SmolLM2 x support: batch 8 -> 32 +135 %) even
+where B_simple asked for more (support60: B_simple ~9 against a planned batch of 1, bench/RESULTS.md "calibration"). The plan is then made again with that accumulation fixed, so every value that
 follows from the batch — the rule's learning rate (its batch scaling), warmup, steps, tokens — is re-derived by the
 rules themselves, never here. A batch the user fixed with --set is kept.
 """
@@ -18,7 +21,6 @@ from ..explanation import reason
 from ..planning.result import Plan
 from .noise import NoiseEstimate
 
-MIN_RUN_STEPS = 20
 FAR = 2.0  # act only when B_simple is more than this factor from the planned effective batch
 BATCH_KEYS = ("effective_batch", "gradient_accumulation_steps")
 SOURCE = "measured: tiaocan plan --probe (gradient noise scale, McCandlish et al. 2018)"
@@ -27,7 +29,7 @@ SOURCE = "measured: tiaocan plan --probe (gradient noise scale, McCandlish et al
 def accumulation_for(plan: Plan, b_simple: float, devices: int) -> tuple[int, bool, int, int]:
     """(accumulation, whether a bound held it back, lowest and highest effective batch allowed): the power-of-two
     accumulation whose effective batch is nearest B_simple within the bounds."""
-    from ..planning.rules.batch import CAP_FULL, CAP_LORA
+    from ..planning.rules.batch import CAP_FULL, CAP_LORA, TARGET_STEPS
 
     cfg = plan.to_train_config()
     micro, n = cfg.per_device_train_batch_size, plan.steps.train_examples
@@ -36,7 +38,7 @@ def accumulation_for(plan: Plan, b_simple: float, devices: int) -> tuple[int, bo
         return derive.total_steps(derive.steps_per_epoch(n, micro, accum, devices), cfg.num_train_epochs, cfg.max_steps)
 
     cap = max(CAP_FULL if plan.method == "full" else CAP_LORA, plan.steps.effective_batch)
-    floor_steps = min(MIN_RUN_STEPS, plan.steps.total_steps)
+    floor_steps = min(TARGET_STEPS, plan.steps.total_steps)
     allowed = [a for a in (2 ** k for k in range(17))
                if derive.effective_batch(micro, a, devices) <= cap and total(a) >= floor_steps]
     allowed = allowed or [cfg.gradient_accumulation_steps]
@@ -49,7 +51,7 @@ def accumulation_for(plan: Plan, b_simple: float, devices: int) -> tuple[int, bo
 
 def apply_noise_scale(plan: Plan, est: NoiseEstimate, n: int, devices: int) -> tuple[Plan, str]:
     """(the plan, re-made at the batch B_simple advises when it is far from the planned one; the reason text)."""
-    from ..planning.rules.batch import CAP_FULL, CAP_LORA
+    from ..planning.rules.batch import CAP_FULL, CAP_LORA, TARGET_STEPS
 
     text = lambda key, **kw: reason("probe", key, plan.lang, **kw)  # noqa: E731
     eb = plan.steps.effective_batch
@@ -63,7 +65,7 @@ def apply_noise_scale(plan: Plan, est: NoiseEstimate, n: int, devices: int) -> t
     micro = int(plan.config["per_device_train_batch_size"])
     new_eb = derive.effective_batch(micro, accum, devices)
     bounded = "" if not held_back else " " + text(
-        "batch_bounded", want=est.b_simple, low=low, high=high, min_steps=min(MIN_RUN_STEPS, plan.steps.total_steps),
+        "batch_bounded", want=est.b_simple, low=low, high=high, min_steps=min(TARGET_STEPS, plan.steps.total_steps),
         cap=CAP_FULL if plan.method == "full" else CAP_LORA)
     if new_eb == eb:
         floor = accum == 1 and est.b_simple < eb
