@@ -234,6 +234,11 @@ def _make_trainer(cfg: TrainConfig, model, tokenizer, args, data, callbacks: lis
                              processing_class=tokenizer, callbacks=callbacks)
     for default_printer in (PrinterCallback, ProgressCallback):  # our Progress callback replaces them
         trainer.remove_callback(default_printer)
+    acc = trainer.accelerator
+    if cfg.finetuning_type == "lora" and getattr(acc, "native_amp", False) and acc.mixed_precision in ("bf16", "fp16"):
+        from .lora import skip_autocast_round_trip
+
+        skip_autocast_round_trip(model, cfg)  # the Trainer's forward runs under autocast: see there
     return trainer
 
 
