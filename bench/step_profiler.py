@@ -13,7 +13,7 @@ previous step, fetching and moving the next micro-batches, forward/backward for 
 
 The summary says: per-step wall time (median), the GPU's busy share of the profiled window (kernel time / wall:
 near 1 = GPU-bound, near 0 = the CPU launching kernels is the bottleneck), kernels launched, aten ops dispatched,
-host-device synchronisations and copies per step, and the top ops by self CUDA time and by self CPU time.
+host-device synchronisations and copies per step, the top GPU kernels by time and the top ops by self CPU time.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ LAUNCH_CALLS = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cu
                 "cudaLaunchCooperativeKernel")
 # aten ops that read a device value on the host (each one is a sync point on a GPU; on a CPU they are free):
 # .item()/float()/int()/bool() go through _local_scalar_dense; boolean-mask indexing and nonzero need the count.
+COPY_CALLS = ("cudaMemcpyAsync", "cudaMemsetAsync")  # issued copies (H2D, D2H, D2D); blocking ones also sync
 SYNC_OPS = ("aten::_local_scalar_dense", "aten::item", "aten::is_nonzero", "aten::nonzero", "aten::masked_select",
             "aten::nonzero_static")
 
@@ -138,8 +139,8 @@ class StepProfiler(TrainerCallback):
             launches = sum(by_name[k].count for k in LAUNCH_CALLS if k in by_name)
             lines.append(f"kernel launches per step {launches / steps:.0f}")
         lines.append(f"aten op calls per step {sum(e.count for e in cpu_ops) / steps:.0f} (nested calls counted)")
-        lines.append("per step:  " + "  ".join(f"{k} {by_name[k].count / steps:g}" for k in SYNC_CALLS + SYNC_OPS
-                                               if k in by_name))
+        lines.append("per step:  " + "  ".join(f"{k} {by_name[k].count / steps:g}"
+                                               for k in SYNC_CALLS + COPY_CALLS + SYNC_OPS if k in by_name))
         copies = [e for e in avgs if e.key.startswith("Memcpy") or e.key.startswith("Memset")]
         if copies:
             lines.append("copies per step:  " + "  ".join(f"{e.key} {e.count / steps:g}" for e in copies))
@@ -150,15 +151,16 @@ class StepProfiler(TrainerCallback):
                 f"{e.key[:70]} x{e.count / steps:g}/step {_dev_self(e) / 1e3 / steps:.2f} ms/step" for e in
                 sorted(att, key=_dev_self, reverse=True)[:6]))
         if self.cuda:
-            lines.append("\ntop 20 by self CUDA time (ms per step, calls per step)")
-            for e in sorted(avgs, key=_dev_self, reverse=True)[:20]:
+            lines.append("\ntop 20 GPU kernels / copies by time (ms per step, calls per step)")
+            for e in sorted(kernels, key=_dev_self, reverse=True)[:20]:
                 lines.append(f"  {_dev_self(e) / 1e3 / steps:9.2f}  {e.count / steps:7.1f}  {e.key[:110]}")
         lines.append("\ntop 25 by self CPU time (ms per step, calls per step)")
         for e in sorted(avgs, key=lambda e: e.self_cpu_time_total, reverse=True)[:25]:
             lines.append(f"  {e.self_cpu_time_total / 1e3 / steps:9.2f}  {e.count / steps:7.1f}  {e.key[:110]}")
         lines.extend(self.notes)
         (self.out / f"profile_{self.side}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        counts = {k: by_name[k].count / steps for k in SYNC_CALLS + SYNC_OPS + LAUNCH_CALLS if k in by_name}
+        counts = {k: by_name[k].count / steps for k in SYNC_CALLS + COPY_CALLS + SYNC_OPS + LAUNCH_CALLS
+                  if k in by_name}
         (self.out / f"profile_{self.side}.json").write_text(json.dumps(dict(
             side=self.side, device=dev, steps=steps, micro_batches=micro, wall_s=wall, gpu_busy_us=gpu_us,
             aten_calls_per_step=sum(e.count for e in cpu_ops) / steps, per_step=counts)), encoding="utf-8")
@@ -182,7 +184,8 @@ class StepProfiler(TrainerCallback):
         cw.__exit__(None, None, None)
         for w in caught:
             if "synchroniz" in str(w.message).lower():
-                where = f"{os.path.relpath(w.filename) if not w.filename.startswith('/') else w.filename}:{w.lineno}"
+                path = w.filename.split("site-packages/")[-1]  # transformers/trainer.py, or a repo path
+                where = f"{os.path.relpath(path) if path.startswith(os.getcwd()) else path}:{w.lineno}"
                 self.sync_sites[where] += 1
         lines = [f"side {self.side}: synchronising calls in one step (set_sync_debug_mode), by Python line"]
         lines += [f"  {n:4d}  {site}" for site, n in self.sync_sites.most_common(30)] or ["  none"]

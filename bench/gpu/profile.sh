@@ -9,7 +9,7 @@
 #
 # Output in $OUT/profile (what the device tool returns): env.txt, throughput.txt (the bench's table: per side train-loop
 # seconds, useful tok/s, setup seconds, peak GPU), throughput.json, and per side profile_<side>.txt (GPU busy share,
-# kernels / aten ops / host syncs / copies per step, top ops by CUDA and CPU time, the Python lines that synchronise),
+# kernels / aten ops / host syncs / copies per step, top GPU kernels and CPU ops, the Python lines that synchronise),
 # profile_<side>.json, steps_<side>.json (every step's wall time); Chrome traces (gzip) for the first two sides.
 # Sides, most telling first (a side that runs over --side-timeout is killed and the next one runs):
 #   tiaocan-bf16 (planned settings, this branch) | plain-bf16 | tiaocan-bf16-unfixed (the code of session 1) |
