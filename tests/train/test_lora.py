@@ -83,3 +83,42 @@ def test_loraplus_with_full_finetuning_is_refused(base_cfg):
 
     with pytest.raises(UserError, match="loraplus_lr_ratio"):
         train(dict(base_cfg, finetuning_type="full", loraplus_lr_ratio=16), quiet=True)
+
+
+def test_autocast_round_trip_skip_changes_nothing(tiny_model_dir):
+    """Under autocast, PEFT's fp32 cast of a bf16 adapter input is undone at once: switching it off leaves the loss
+    and every gradient bit-identical and launches fewer ops; kept with lora_dropout > 0."""
+    import torch
+    from peft import get_peft_model
+
+    from tiaocan.config import build_config
+    from tiaocan.training.lora import lora_config, skip_autocast_round_trip
+    from tiaocan.models import load_model
+
+    ids = torch.randint(3, 200, (2, 24), generator=torch.Generator().manual_seed(0))
+
+    def run(skip: bool):
+        cfg = build_config(dict(model_name_or_path=str(tiny_model_dir), dataset="x.jsonl", lora_rank=4))
+        base = load_model(str(tiny_model_dir), dtype=torch.bfloat16)
+        torch.manual_seed(0)
+        model = get_peft_model(base, lora_config(cfg, base))
+        with torch.no_grad():  # B = 0 at init would hide the adapter's share of the input gradient
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.05, generator=torch.Generator().manual_seed(1))
+        if skip:
+            assert skip_autocast_round_trip(model, cfg) > 0
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+        copies = sum(e.count for e in prof.key_averages() if e.key == "aten::_to_copy")
+        return loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad], copies
+
+    loss, grads, copies = run(False)
+    loss_skip, grads_skip, copies_skip = run(True)
+    assert loss_skip == loss
+    assert all(torch.equal(a, b) for a, b in zip(grads, grads_skip))
+    assert copies_skip < copies
+    cfg = build_config(dict(model_name_or_path=str(tiny_model_dir), dataset="x.jsonl", lora_dropout=0.1))
+    assert skip_autocast_round_trip(torch.nn.Linear(2, 2), cfg) == 0

@@ -191,24 +191,34 @@ def load_for_training(cfg: TrainConfig):
 def _make_trainer(cfg: TrainConfig, model, tokenizer, args, data, callbacks: list):
     from transformers import Trainer
 
-    from .loss import label_only_loss, supports_label_only_logits
+    from .loss import EXTRA_KEYS, TOKENS, LabelPositions, label_only_loss, supports_label_only_logits
 
     label_only = supports_label_only_logits(model)
 
     class TiaocanTrainer(Trainer):
-        """transformers' Trainer + the LoRA+ optimizer when loraplus_lr_ratio is set + logits only at label positions."""
+        """transformers' Trainer + the LoRA+ optimizer when loraplus_lr_ratio is set + logits only at label positions
+        + the input-token count taken from the CPU batch (LabelPositions) instead of a device read per micro-batch."""
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            plain = {k: v for k, v in inputs.items() if k not in EXTRA_KEYS}  # what the model itself takes
             if return_outputs or not model.training or not label_only or self.label_smoother or self.compute_loss_func:
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+                return super().compute_loss(model, plain, return_outputs, num_items_in_batch)
             loss = label_only_loss(model, inputs, num_items_in_batch)
             if loss is None:  # no label token in this micro-batch: let the model produce its (zero-weight) loss
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+                return super().compute_loss(model, plain, return_outputs, num_items_in_batch)
             if self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs and num_items_in_batch is not None:
                 # as Trainer.compute_loss does: num_items_in_batch counts every device's tokens, DDP averages grads
                 scale = self.accelerator.num_processes // self.get_tp_size()
                 loss = loss * (scale if self.args.n_gpu <= 1 else self.args.n_gpu)
             return loss
+
+        def _track_num_input_tokens(self, inputs):
+            # transformers makes a device tensor of the count and reads it back (.item()) every micro-batch, which
+            # waits for the GPU; one process can add the collator's CPU count. Several gather theirs: transformers'.
+            n = inputs.get(TOKENS) if hasattr(inputs, "get") else None
+            if n is None or self.args.world_size > 1 or self.args.include_num_input_tokens_seen == "no":
+                return super()._track_num_input_tokens(inputs)
+            self.state.num_input_tokens_seen += int(n)
 
         def create_optimizer(self, model=None):
             if self.optimizer is None and cfg.loraplus_lr_ratio and cfg.finetuning_type == "lora":
@@ -220,9 +230,15 @@ def _make_trainer(cfg: TrainConfig, model, tokenizer, args, data, callbacks: lis
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     trainer = TiaocanTrainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.eval,
-                             data_collator=data.collator, processing_class=tokenizer, callbacks=callbacks)
+                             data_collator=LabelPositions(data.collator, count_all=data.packed),
+                             processing_class=tokenizer, callbacks=callbacks)
     for default_printer in (PrinterCallback, ProgressCallback):  # our Progress callback replaces them
         trainer.remove_callback(default_printer)
+    acc = trainer.accelerator
+    if cfg.finetuning_type == "lora" and getattr(acc, "native_amp", False) and acc.mixed_precision in ("bf16", "fp16"):
+        from .lora import skip_autocast_round_trip
+
+        skip_autocast_round_trip(model, cfg)  # the Trainer's forward runs under autocast: see there
     return trainer
 
 
