@@ -13,7 +13,8 @@ the final model's and the best checkpoint's loss are known. No checkpoints are w
 
 Baselines (what users run today), each once per (task, model):
   plan_v0      the plan before the calibration (its lr, batch, epoch ceiling and loss-band stop), as written then
-  plan_v2      the plan now (2026-11-30 rule; plan_v1 rows are the 2026-11-29 rule), exactly as `tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl` writes it
+  plan_v3      the plan now (plan_v1: the 2026-11-29 rule; plan_v2: 2026-11-30 morning, lr by epochs), exactly as
+               `tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl` writes it
                (horizon-aware lr, <= 3 epochs, stop on held-out loss keeping the best checkpoint)
   llamaboard   LlamaBoard's defaults: lr 5e-5, batch 2 x 8, 3 epochs, LoRA r 8 / alpha 16
   lf_example   LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml: lr 1e-4, 1 x 8, 3 epochs, warmup 0.1, r 8
@@ -78,7 +79,7 @@ def run_config(base: dict, task: str, *, lr: float, batch: int, epochs: float, m
     return cfg
 
 
-PLAN_KIND = "plan_v2"  # bump when the plan's rules change, so runs of each version stay apart in runs.jsonl
+PLAN_KIND = "plan_v3"  # bump when the plan's rules change, so runs of each version stay apart in runs.jsonl
 
 
 def plan_job(task: str, model: str, gpu: str | None) -> dict:
@@ -173,7 +174,8 @@ def run_one(job: dict, scratch: Path) -> dict:
     n_train = sum(1 for _ in open(cfg["dataset"], encoding="utf-8"))
     steps = total_steps(steps_per_epoch(n_train, cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]),
                         cfg["num_train_epochs"])
-    if job["kind"] not in ("plan_v1", PLAN_KIND):  # a plan keeps its own eval cadence (and its best-checkpoint rule)
+    # a plan as written (plan_v1 ...) keeps its own eval cadence and best-checkpoint rule; plan_v0 is a grid-style run
+    if not job["kind"].startswith("plan_v") or job["kind"] == "plan_v0":
         cfg["eval_steps"] = max(1, math.ceil(steps / 6))
     t = time.time()
     row = dict(id=job["id"], task=job["task"], model=job["model"], kind=job["kind"], lr=cfg["learning_rate"],

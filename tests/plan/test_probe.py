@@ -65,8 +65,7 @@ def test_chosen_lr_is_a_probed_one_after_the_transfer(probed):
     # the transfer is the rule's horizon function at the two horizons, called, not copied
     from tiaocan.planning.rules.learning_rate import horizon_factor
 
-    assert p["transfer"] == pytest.approx(horizon_factor(p["full_seen"], p["train_examples"])
-                                           / horizon_factor(p["probe_seen"], p["train_examples"]))
+    assert p["transfer"] == pytest.approx(horizon_factor(p["full_seen"]) / horizon_factor(p["probe_seen"]))
     assert data["config"]["learning_rate"] == p["chosen_lr"]
     rec = next(r for r in data["recommendations"] if r["key"] == "learning_rate")
     assert rec["value"] == p["chosen_lr"] and "measured" in rec["source"] and "Measured on your data" in rec["reason"]

@@ -86,7 +86,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     steps = max(MIN_STEPS, math.floor(left / N_LRS / eb))
     probe_seen = derive.examples_seen(derive.schedule(cfg, n_train, n_eval), cfg.num_train_epochs, steps)
     full_seen = examples_seen(probed)
-    transfer = transfer_factor(full_seen, probe_seen, n_train, plan.method)
+    transfer = transfer_factor(full_seen, probe_seen, plan.method)
     centre = float(probed.config["learning_rate"])
     own = probed.steps.total_steps
     lrs = candidates(centre / transfer)

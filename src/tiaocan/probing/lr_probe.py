@@ -27,14 +27,14 @@ def two_digits(x: float) -> float:
     return float(f"{x:.2g}")
 
 
-def transfer_factor(full_seen: float, probe_seen: float, examples: int, method: str) -> float:
+def transfer_factor(full_seen: float, probe_seen: float, method: str) -> float:
     """The rule's horizon multiplier of the full run over a probe run's. The rule applies its horizon term to
     LoRA only (recommend_lr), so full fine-tuning transfers as is."""
     from ..planning.rules.learning_rate import horizon_factor
 
     if method == "full":
         return 1.0
-    return horizon_factor(full_seen, examples) / horizon_factor(probe_seen, examples)
+    return horizon_factor(full_seen) / horizon_factor(probe_seen)
 
 
 def candidates(centre: float, n: int = N_LRS) -> list[float]:
