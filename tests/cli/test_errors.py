@@ -5,18 +5,7 @@ import sys
 
 import pytest
 
-
-def run_cli(monkeypatch, capsys, *args):
-    from tiaocan.cli import main
-    from tiaocan.cli._app import state
-
-    monkeypatch.setattr(sys, "argv", ["tiaocan", *map(str, args)])
-    monkeypatch.setattr(state, "interrupt_reported", False)
-    with pytest.raises(SystemExit) as e:
-        main()
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return e.value.code, out.out + out.err
+from helpers import run_cli
 
 
 @pytest.fixture

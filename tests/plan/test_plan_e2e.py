@@ -8,21 +8,12 @@ from typer.testing import CliRunner
 from tiaocan.config import load_config
 from tiaocan.errors import UserError
 
-QA = [("Where is the shop?", "The shop is at 12 Harbour Road and opens from 9am to 6pm."),
-      ("Can I return an item?", "Returns are accepted within 30 days with a receipt."),
-      ("营业时间？", "我们的商店营业时间为上午9点到下午6点。")]
+from helpers import write_qa
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
-    p = tmp_path_factory.mktemp("plandata") / "qa.jsonl"
-    with p.open("w", encoding="utf-8") as f:
-        for i in range(30):
-            q, a = QA[i % 3]
-            f.write(json.dumps({"messages": [{"role": "user", "content": q},
-                                             {"role": "assistant", "content": " ".join([a] * (1 + i % 2))}]},
-                               ensure_ascii=False) + "\n")
-    return p
+    return write_qa(tmp_path_factory.mktemp("plandata") / "qa.jsonl", 30)
 
 
 def test_plan_from_data_and_yaml_loads(tiny_model_dir, data_file, tmp_path):

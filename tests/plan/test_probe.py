@@ -1,7 +1,6 @@
 """`tiaocan plan --probe`: the measured section and JSON on the tiny model, the chosen learning rate, the budget
 flag, Ctrl-C, what B_simple does to the batch, and tune starting from a probed plan."""
 import json
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -11,22 +10,13 @@ from tiaocan.planning.result import Plan, ProbeRun
 from tiaocan.probing.lr_probe import two_digits
 from tiaocan.probing.noise import NoiseEstimate
 
-QA = [("Where is the shop?", "The shop is at 12 Harbour Road and opens from 9am to 6pm."),
-      ("Can I return an item?", "Returns are accepted within 30 days with a receipt."),
-      ("营业时间？", "我们的商店营业时间为上午9点到下午6点。")]
+from helpers import run_cli, write_qa
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     """200 short examples: the plan holds 20 out and runs 135 steps, so a 0.15 probe is a few steps a rate."""
-    p = tmp_path_factory.mktemp("probedata") / "qa.jsonl"
-    with p.open("w", encoding="utf-8") as f:
-        for i in range(200):
-            q, a = QA[i % 3]
-            f.write(json.dumps({"messages": [{"role": "user", "content": q},
-                                             {"role": "assistant", "content": " ".join([a] * (1 + i % 2))}]},
-                               ensure_ascii=False) + "\n")
-    return p
+    return write_qa(tmp_path_factory.mktemp("probedata") / "qa.jsonl", 200)
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +97,6 @@ def test_measured_section_in_chinese(probed, capsys):
 
 
 # ------------------------------------------------------------------------------------------------ the budget flag
-def run_cli(monkeypatch, capsys, *args):
-    from tiaocan.cli import main
-    from tiaocan.cli._app import state
-
-    monkeypatch.setattr(sys, "argv", ["tiaocan", *map(str, args)])
-    monkeypatch.setattr(state, "interrupt_reported", False)
-    with pytest.raises(SystemExit) as e:
-        main()
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return e.value.code, out.out + out.err
 
 
 @pytest.mark.parametrize("budget", ["0.5", "0", "-0.1", "abc"])
