@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 from collections import defaultdict
@@ -75,6 +76,7 @@ def loss_at(points: list[tuple[float, float, dict]], lr: float) -> float | None:
     return points[-1][1]
 
 
+@functools.cache  # called per curve, per candidate rule and per left-out task: load each model's shape once
 def ref_lr(model: str) -> float:
     """The literature reference for the model's shape at batch 128 (planning/rules/learning_rate.reference_lr)."""
     from tiaocan.planning.rules.learning_rate import reference_lr

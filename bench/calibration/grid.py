@@ -144,15 +144,16 @@ def _append(results: Path, row: dict) -> None:
         fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _evals(run_dir: Path, key: str = "eval_loss") -> list[tuple[int, float]]:
-    """(step, value) of every logged `key`: eval_loss, or loss (the train curve, which fit.py replays through the
-    loss-band stop to measure what the band would have done)."""
-    out = []
+def _curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) of every logged eval_loss and train loss (the train curve, which fit.py replays through the
+    loss-band stop to measure what the band would have done), from one read of the run's log."""
+    out: dict[str, list[tuple[int, float]]] = {"eval_loss": [], "loss": []}
     log = run_dir / "trainer_log.jsonl"
     for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
         r = json.loads(line)
-        if key in r:
-            out.append((int(r.get("current_steps", 0)), float(r[key])))
+        for key, series in out.items():
+            if key in r:
+                series.append((int(r.get("current_steps", 0)), float(r[key])))
     return out
 
 
@@ -185,10 +186,11 @@ def run_one(job: dict, scratch: Path) -> dict:
                n_train=n_train, cutoff=cfg.get("cutoff_len"))
     try:
         s = tiaocan.train(cfg, callbacks=[EvalAtEnd()], overwrite=True, quiet=True)
-        ev = _evals(Path(cfg["output_dir"]))
+        logged = _curves(Path(cfg["output_dir"]))
+        ev = logged["eval_loss"]
         row.update(steps=s.global_step, total_steps=s.total_steps, tokens=s.tokens_seen, stop=s.stop_reason,
                    final_train=s.final_train_loss, evals=ev, final_eval=ev[-1][1] if ev else None,
-                   best_eval=min(e for _, e in ev) if ev else None, train=_evals(Path(cfg["output_dir"]), "loss"))
+                   best_eval=min(e for _, e in ev) if ev else None, train=logged["loss"])
     except Exception as e:  # noqa: BLE001 — a failed run is a data point (e.g. divergence), not a crash
         row.update(error=f"{type(e).__name__}: {e}"[:300])
     row.update(seconds=round(time.time() - t, 2), device=_device())

@@ -106,12 +106,12 @@ def recommend_lr(shape, method: str, eff_batch: int, rank: int = 16, alpha: floa
              "short": None}
     if lora and seen:
         mult, own = model_mult(shape)
-        short = ref * mult * math.sqrt(eff_batch / SHORT_BATCH) * horizon_factor(seen)
+        bf, hf = math.sqrt(eff_batch / SHORT_BATCH), horizon_factor(seen)
+        short = ref * mult * bf * hf
         if short > long_run:
             lr = short
             parts["horizon_factor"] = short / long_run
-            parts["short"] = {"mult": mult, "own": own, "bf": math.sqrt(eff_batch / SHORT_BATCH),
-                              "epochs": seen / num_examples, "hf": horizon_factor(seen)}
+            parts["short"] = {"mult": mult, "own": own, "bf": bf, "epochs": seen / num_examples, "hf": hf}
     if lora:
         parts["scale_factor"] = lora_scale(rank, REF_ALPHA, False) / lora_scale(rank, alpha, rslora)
         lr *= parts["scale_factor"]
