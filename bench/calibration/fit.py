@@ -147,6 +147,8 @@ def main() -> None:
     cs = curves(rows)
     baselines(rows)
     stopping(cs)
+    loraplus_effect(cs)
+    rank_effect(rows, cs)
     print(f"{len(rows)} scored runs, {len(cs)} curves\n")
     print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / ref |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -208,6 +210,42 @@ def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task
         regrets.sort()
         print(f"    lr regret over {len(regrets)} curves: median {regrets[len(regrets) // 2]:+.1f} %, "
               f"worst {regrets[-1]:+.1f} %")
+
+
+def loraplus_effect(cs: dict) -> None:
+    """LoRA+ against plain LoRA on the same (model, task, batch, epochs): how far LoRA+ moves the best lr (the rule's
+    loraplus factor, ratio^-k) and whether it lowers the best loss."""
+    for (model, task, batch, lp, ep), pts in sorted(cs.items()):
+        plain = cs.get((model, task, batch, 0, ep))
+        if not lp or not plain:
+            continue
+        (lr_p, loss_p, where_p), (lr_l, loss_l, where_l) = optimum(plain), optimum(pts)
+        k = -math.log(lr_l / lr_p) / math.log(lp)
+        print(f"\nLoRA+ {lp:g} vs plain LoRA, {model} {task} b{batch} e{ep:g}: best lr {lr_l:.3g} ({where_l}) vs "
+              f"{lr_p:.3g} ({where_p}) = x{lr_l / lr_p:.2f} (ratio^-{k:.2f}); best loss {loss_l:.3f} vs {loss_p:.3f} "
+              f"({100 * (loss_l - loss_p) / loss_p:+.1f} %)")
+
+
+def rank_effect(rows: list[dict], cs: dict) -> None:
+    """Other LoRA ranks / alphas against the grid's r16 / alpha 32 on the same (model, task, batch, epochs): the rule
+    keeps alpha/r x lr constant at a given rank (lr x 32 / alpha) and holds the best lr rank-invariant at fixed alpha
+    ("LoRA Without Regret"); these curves test both."""
+    by: dict[tuple, list] = defaultdict(list)
+    for r in rows:
+        if r["kind"] == "rank":
+            by[(r["model"], r["task"], r["batch"], r["loraplus"], r["epochs"], r["rank"], r["alpha"])].append(
+                (r["lr"], score(r), r))
+    for (model, task, batch, lp, ep, rank, alpha), pts in sorted(by.items()):
+        plain = cs.get((model, task, batch, lp, ep))
+        if not plain:
+            continue
+        pts.sort(key=lambda p: p[0])
+        (lr_p, loss_p, where_p), (lr_r, loss_r, where_r) = optimum(plain), optimum(pts)
+        curve = ", ".join(f"{p[0]:.3g}→{p[1]:.3f}" for p in pts)
+        print(f"\nrank {rank} / alpha {alpha} vs {plain[0][2]['rank']} / {plain[0][2]['alpha']}, {model} {task} "
+              f"b{batch} e{ep:g}: {curve}; best lr {lr_r:.3g} ({where_r}) vs {lr_p:.3g} ({where_p}) = "
+              f"x{lr_r / lr_p:.2f} (the rule: x{plain[0][2]['alpha'] / alpha:.2f}); best loss {loss_r:.3f} vs "
+              f"{loss_p:.3f} ({100 * (loss_r - loss_p) / loss_p:+.1f} %)")
 
 
 def band_replay(r: dict, band: tuple[float, float], has_eval: bool) -> float | None:
@@ -272,7 +310,7 @@ def baselines(rows: list[dict]) -> None:
     best: dict[tuple, dict] = {}
     for r in rows:
         k = (r["model"], r["task"])
-        if k not in best or score(r) < score(best[k]):
+        if r["kind"] != "rank" and (k not in best or score(r) < score(best[k])):
             best[k] = r
     print("\n| model | task | run | lr | batch | epochs | held-out loss | regret vs best measured | training tokens |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -280,7 +318,8 @@ def baselines(rows: list[dict]) -> None:
         b = best[k]
         print(f"| {k[0]} | {k[1]} | best measured ({b['kind']}) | {b['lr']:.3g} | {b['batch']} | {b['epochs']:g} | "
               f"{score(b):.3f} | 0 | {b.get('tokens', 0):,} |")
-        for r in sorted((r for r in rows if (r["model"], r["task"]) == k and r["kind"] != "grid"), key=lambda r: r["kind"]):
+        others = (r for r in rows if (r["model"], r["task"]) == k and r["kind"] not in ("grid", "rank"))
+        for r in sorted(others, key=lambda r: r["kind"]):
             lp = f" + LoRA+ {r['loraplus']:g}" if r["loraplus"] else ""
             print(f"| | | {r['kind']}{lp} | {r['lr']:.3g} | {r['batch']} | {r['epochs']:g} ({r.get('stop')}) | "
                   f"{score(r):.3f} | {100 * (score(r) - score(b)) / score(b):+.1f} % | {r.get('tokens', 0):,} |")

@@ -88,10 +88,16 @@ def plan_job(task: str, model: str, gpu: str | None) -> dict:
 
     plan = make_plan(model, _rel(DATA / task / "train.jsonl"), gpu=gpu,
                      overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
-    cfg = dict(plan.config, plot_loss=False, seed=0, save_total_limit=2)
+    return written_job(task, model, PLAN_KIND, plan.config)
+
+
+def written_job(task: str, model: str, kind: str, config: dict, data: Path = DATA) -> dict:
+    """A job that runs a planned config as written (plan_v*, probe_v*), on the task's own files."""
+    cfg = dict(config, plot_loss=False, seed=0, save_total_limit=2, dataset=_rel(data / task / "train.jsonl"),
+               eval_dataset=_rel(data / task / "val.jsonl"))
     b = cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"]
-    jid = f"{model}|{task}|{PLAN_KIND}|lr{cfg['learning_rate']:.3g}|b{b}|e{cfg['num_train_epochs']:g}|lp0"
-    return dict(id=jid, task=task, model=model, kind=PLAN_KIND, config=cfg)
+    jid = f"{model}|{task}|{kind}|lr{cfg['learning_rate']:.3g}|b{b}|e{cfg['num_train_epochs']:g}|lp0"
+    return dict(id=jid, task=task, model=model, kind=kind, config=cfg)
 
 
 def list_jobs(models: list[str], gpu: str | None, micro_cap: int, tasks: list[str] | None = None) -> list[dict]:
@@ -175,8 +181,9 @@ def run_one(job: dict, scratch: Path) -> dict:
     n_train = sum(1 for _ in open(cfg["dataset"], encoding="utf-8"))
     steps = total_steps(steps_per_epoch(n_train, cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]),
                         cfg["num_train_epochs"])
-    # a plan as written (plan_v1 ...) keeps its own eval cadence and best-checkpoint rule; plan_v0 is a grid-style run
-    if not job["kind"].startswith("plan_v") or job["kind"] == "plan_v0":
+    # a plan as written (plan_v1 ..., probe_v3) keeps its own eval cadence and best-checkpoint rule; plan_v0 is a
+    # grid-style run
+    if not job["kind"].startswith(("plan_v", "probe_v")) or job["kind"] == "plan_v0":
         cfg["eval_steps"] = max(1, math.ceil(steps / 6))
     t = time.time()
     row = dict(id=job["id"], task=job["task"], model=job["model"], kind=job["kind"], lr=cfg["learning_rate"],

@@ -2,13 +2,16 @@
 
     python bench/calibration/probe.py --task support --model smollm2-135m [--budget 0.15] [--gpu H200]
     python bench/calibration/probe.py --task support60 --model gemma3-270m --json out.json
+    python bench/calibration/probe.py --task support60 --job jobs.probe.jsonl   # + the probed config as a grid.py job
 
 For one (task, model): plan the task as a user would (`tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl
 --probe BUDGET`, so the probe scores on the task's own held-out file), then read the held-out loss at the chosen
 learning rate off the grid curve measured for that (model, task, effective batch, epochs) in runs.jsonl — with
 fit.py's helpers (its curves, its scoring of a run, its linear-in-log-lr reading `loss_at`), never a second copy —
 and print: the chosen lr, its regret against the task's best measured run (any configuration), and the probe's
-compute in run-equivalents (its training tokens / the planned run's). When the grid has no curve at the chosen batch
+compute in run-equivalents (its training tokens / the planned run's). `--job` appends the probed configuration as
+a `probe_v3` job for `grid.py run`, which runs it as written; fit.py then scores it against the task's best measured
+run like the plans — the validation (a reading off a grid curve is only a stand-in). When the grid has no curve at the chosen batch
 and epochs, the nearest one (in log batch, then epochs) stands in, and the output says so. The grid scores each run's
 best checkpoint with fixed epochs; the planned run stops on held-out loss and keeps its best checkpoint, so the two
 readings agree as long as the best came within the planned epochs.
@@ -25,7 +28,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from fit import curves, load, loss_at  # noqa: E402
+from grid import written_job  # noqa: E402
 from tasks import DATA  # noqa: E402
+
+PROBE_KIND = "probe_v3"  # the probe with the v3 learning-rate rule's horizon transfer
 
 
 def nearest_curve(cs: dict, model: str, task: str, batch: int, epochs: float):
@@ -99,12 +105,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--runs", type=Path, default=HERE / "runs.jsonl")
     ap.add_argument("--data-dir", type=Path, default=DATA)
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument("--job", type=Path, default=None, help="append the probed config to this grid.py job list")
     a = ap.parse_args(argv)
     plan = probe_task(a.task, a.model, a.budget, a.gpu, a.data_dir)
     result = score(plan, load(a.runs) if a.runs.is_file() else [], a.model, a.task)
     show(result)
     if a.json:
         a.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if a.job:
+        with a.job.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(written_job(a.task, a.model, PROBE_KIND, plan.config, a.data_dir)) + "\n")
     return result
 
 

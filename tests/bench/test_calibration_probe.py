@@ -17,8 +17,10 @@ def test_help_runs():
     assert e.value.code == 0
 
 
-def test_probe_a_tiny_task_and_score_it_on_the_grid(tiny_model_dir, tmp_path, capsys):
+def test_probe_a_tiny_task_and_score_it_on_the_grid(tiny_model_dir, tmp_path, capsys, monkeypatch):
     import probe
+
+    monkeypatch.setattr("tiaocan.probing.core.SEEN_MIN_MEASURED", 1)  # 60 examples: probe runs below the rule's floor
 
     rows = [{"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}."}]}
             for i in range(70)]
@@ -34,8 +36,13 @@ def test_probe_a_tiny_task_and_score_it_on_the_grid(tiny_model_dir, tmp_path, ca
     runs = tmp_path / "runs.jsonl"
     runs.write_text("".join(json.dumps(r) + "\n" for r in grid))
     r = probe.main(["--task", "t", "--model", model, "--data-dir", str(tmp_path / "data"), "--runs", str(runs),
-                    "--budget", "0.3", "--json", str(tmp_path / "r.json")])
+                    "--budget", "0.3", "--json", str(tmp_path / "r.json"), "--job", str(tmp_path / "jobs.jsonl")])
     out = capsys.readouterr().out
     assert "regret vs the task's best measured run" in out and "run-equivalents" in out
     assert r["regret"] is not None and r["regret"] >= 0 and r["best"] == pytest.approx(2.0)
     assert 0 < r["run_equivalents"] and json.loads((tmp_path / "r.json").read_text())["chosen_lr"] == r["chosen_lr"]
+    # --job: the probed config as a grid.py job that runs it as written, on the task's own files
+    (job,) = [json.loads(line) for line in (tmp_path / "jobs.jsonl").read_text().splitlines()]
+    assert job["kind"] == probe.PROBE_KIND and job["config"]["learning_rate"] == r["chosen_lr"]
+    assert job["config"]["dataset"].endswith("t/train.jsonl") and job["config"]["eval_dataset"].endswith("t/val.jsonl")
+    assert job["id"].startswith(f"{model}|t|{probe.PROBE_KIND}|")

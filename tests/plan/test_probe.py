@@ -25,10 +25,36 @@ def probed(tiny_model_dir, data_file, tmp_path_factory):
     from tiaocan.cli import app
 
     out = tmp_path_factory.mktemp("probeout")
-    r = CliRunner().invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(data_file), "--gpu", "24GB",
-                                 "--probe", "0.15", "-o", str(out / "plan.yaml"), "--json", str(out / "plan.json")])
+    # these runs test the probe's mechanics on a tiny model, not the horizon floor (tested on its own below): at a
+    # 0.15 budget 200 examples give probe runs far shorter than the rule's shortest measured horizon
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("tiaocan.probing.core.SEEN_MIN_MEASURED", 1)
+        r = CliRunner().invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(data_file), "--gpu", "24GB",
+                                     "--probe", "0.15", "-o", str(out / "plan.yaml"), "--json", str(out / "plan.json")])
     assert r.exit_code == 0, r.output
     return r.output, json.loads((out / "plan.json").read_text()), out / "plan.yaml"
+
+
+def test_probe_runs_shorter_than_the_rules_horizons_measure_nothing(tiny_model_dir, data_file, tmp_path):
+    """At the default floor, 200 examples x a 0.15 budget make probe runs of a few examples each: no learning rate
+    is probed (on support60 such runs chose x2 the best), the rule's value stays with its reason, and the plan says
+    what budget would do (or that tune should)."""
+    from tiaocan.cli import app
+    from tiaocan.planning.rules.learning_rate import SEEN_MIN_MEASURED
+
+    r = CliRunner().invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(data_file), "--gpu", "24GB",
+                                 "--probe", "0.15", "-o", str(tmp_path / "plan.yaml"), "--json",
+                                 str(tmp_path / "plan.json")])
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "plan.json").read_text())
+    p = data["probe"]
+    assert p["runs"] == [] and p["best_lr"] is None and p["probe_seen"] < SEEN_MIN_MEASURED
+    assert p["chosen_lr"] == p["centre_lr"] == data["config"]["learning_rate"]
+    assert p["noise"] is not None and 0 < p["compute_fraction"] <= 0.15  # only the noise-scale gradients were spent
+    rec = next(x for x in data["recommendations"] if x["key"] == "learning_rate")
+    assert "No learning rate was measured" in rec["reason"] and "measured" not in rec["source"]
+    assert "tiaocan tune" in rec["reason"] or "--probe 0." in rec["reason"]
+    assert "not measured" in r.output and "measured none" in (tmp_path / "plan.yaml").read_text()
 
 
 def test_cli_probe_writes_the_measured_section_and_json(probed):
@@ -130,6 +156,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing(monkeypatch, capsys, tiny_model_dir
         return ProbeRun(learning_rate=cfg.learning_rate, full_run_lr=full_lr, eval_loss=1.0, steps=3, tokens=10)
 
     monkeypatch.setattr("tiaocan.probing.core.score", ctrl_c_on_second)
+    monkeypatch.setattr("tiaocan.probing.core.SEEN_MIN_MEASURED", 1)  # reach the learning-rate runs on 200 examples
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     out = tmp_path / "plan.yaml"

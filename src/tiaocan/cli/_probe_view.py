@@ -56,14 +56,16 @@ def show_probe(p) -> None:
         mark = (" ← 最佳" if zh else " ← best") if chosen else ""
         t.add_row(f"{run.learning_rate:.2e}", f"{run.full_run_lr:.2e}", f"[bold]{loss}[/]{mark}" if chosen else loss,
                   str(run.steps), f"{run.tokens:,}", f"{run.seconds:.0f}")
-    console.print(t)
+    if r.runs:
+        console.print(t)
     b = r.noise
     if b is not None:
         value = f"{b.b_simple:.3g}" if b.b_simple is not None else ("无法测定" if zh else "not measurable")
         console.print(f"B_simple {value} (|G|² {b.grad_sq:.3g}, tr Σ {b.trace_sigma:.3g}, {b.b_big} "
                       + ("个样本" if zh else "examples") + f"); effective batch {b.planned_batch} → {b.chosen_batch}")
-    lines = [f"learning_rate {r.rule_lr:.2e} → [bold green]{r.chosen_lr:.2e}[/] (transfer x{r.transfer:.2f}: "
-             f"{r.probe_seen:,.0f} → {r.full_seen:,.0f} examples seen)"]
+    lines = [f"learning_rate {r.rule_lr:.2e} → [bold green]{r.chosen_lr:.2e}[/] " + (
+        f"(transfer x{r.transfer:.2f}: {r.probe_seen:,.0f} → {r.full_seen:,.0f} examples seen)" if r.runs else
+        ("（未实测，见学习率的理由）" if zh else "(not measured: see the learning rate's reason)"))]
     cost = (f"{r.tokens:,} 训练 token = 完整训练的 {r.compute_fraction:.2f}（预算 {r.budget:.2f}），{r.seconds:.0f} 秒"
             if zh else f"{r.tokens:,} training tokens = {r.compute_fraction:.2f} of the full run (budget "
             f"{r.budget:.2f}), {r.seconds:.0f} s")

@@ -119,7 +119,10 @@ class Plan(BaseModel):
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         header = f"# tiaocan plan for {self.model} ({self.method})" + (f" on {self.gpu.name}" if self.gpu else "") + "\n"
-        if self.probe is not None:
+        if self.probe is not None and not self.probe.runs:
+            header += (f"# learning_rate {self.probe.chosen_lr:.2g}: `tiaocan plan --probe` measured none (its runs would "
+                       "have been too short to carry over; see the plan)\n")
+        elif self.probe is not None:
             b = self.probe.noise
             header += (f"# learning_rate {self.probe.chosen_lr:.2g} measured by `tiaocan plan --probe` (held-out loss of "
                        f"{len(self.probe.runs)} short runs; the rule gave {self.probe.rule_lr:.2g})"

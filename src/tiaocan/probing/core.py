@@ -20,13 +20,18 @@ from .. import derive
 from ..errors import UserError
 from ..explanation import reason
 from ..planning.result import NoiseScale, Plan, ProbeResult
-from . import DEFAULT_BUDGET, parse_budget
+from . import DEFAULT_BUDGET, MAX_BUDGET, parse_budget
 from .batch import apply_noise_scale
+from ..planning.rules.learning_rate import SEEN_MIN_MEASURED
 from .lr_probe import N_LRS, SPACING, best_index, candidates, edge_of, run_config, score, transfer_factor, two_digits
 
 NOISE_SHARE = 1 / 6  # of the budget: the gradients cost about what one more learning-rate run would
 NOISE_MIN, NOISE_MAX = 4, 32  # examples: fewer cannot separate signal from noise; at the start more adds little
 MIN_STEPS = 3  # per run: the first step warms up from lr 0, so fewer leaves nothing to compare
+# A probe run must see at least the shortest horizon the rule's transfer was fitted on (examples seen,
+# planning/rules/learning_rate.SEEN_MIN_MEASURED); below it the transfer is extrapolation. Measured on the calibration
+# suite (bench/RESULTS.md "calibration"): on support60 (60 examples x 3 epochs, batch 1) a 0.15 probe ran 5 runs of
+# ~4 examples each, chose 3.0e-3 against the rule's 1.5e-3, and the run as written ended +11.6 % above the rule's.
 
 
 def probe_plan(plan: Plan, budget: float | bool | str | None = DEFAULT_BUDGET, *, dataset_dir: str | None = None,
@@ -50,8 +55,6 @@ def probe_plan(plan: Plan, budget: float | bool | str | None = DEFAULT_BUDGET, *
 
 def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], extra: dict[str, Any],
            noise: bool) -> Plan:
-    from ..progress import Lines
-
     started = time.time()
     text = lambda key, **kw: reason("probe", key, plan.lang, **kw)  # noqa: E731
     devices = plan.gpu.count if plan.gpu else 1
@@ -89,30 +92,20 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     transfer = transfer_factor(full_seen, probe_seen, plan.method)
     centre = float(probed.config["learning_rate"])
     own = probed.steps.total_steps
-    lrs = candidates(centre / transfer)
-    bar = Lines(_Printer(say), "probe", len(lrs), unit="runs", every_s=0.0)
-    runs = []
-    for i, lr in enumerate(lrs):
-        runs.append(score(run_config(cfg, lr, steps, own, tmp / f"lr-{i}"), lr * transfer))
-        say(_run_line(runs[-1]))
-        bar.advance(1)
-    best = best_index(runs)
-    edge = edge_of(runs, best) if best is not None else None
-    extended = False
-    run_tokens = [r.tokens for r in runs if r.tokens]
-    if edge and run_tokens and spent + sum(r.tokens for r in runs) + max(run_tokens) <= allowed:
-        lr = runs[best].learning_rate * (SPACING if edge == "high" else 1 / SPACING)
-        say(f"probe: best at the {edge} edge; one more run at {lr:.1e}")
-        runs.append(score(run_config(cfg, lr, steps, own, tmp / f"lr-{len(runs)}"), lr * transfer))
-        say(_run_line(runs[-1]))
-        extended = True
-        best = best_index(runs)
-        edge = edge_of(runs, best) if best is not None else None
+    if probe_seen < SEEN_MIN_MEASURED:  # too short to carry over: the rule's value stands, nothing more is spent
+        runs, best, edge, extended = [], None, None, False
+    else:
+        runs, best, edge, extended = _lr_runs(cfg, centre, transfer, steps, own, allowed - spent, tmp, say)
     spent += sum(r.tokens for r in runs)
 
     # ---- 3. choose, and say why
     rule_lr = float(plan.config["learning_rate"])
-    if best is None:
+    measured = bool(runs)
+    if not runs:
+        need = (spent + N_LRS * SEEN_MIN_MEASURED * tokens_per_example) / full_tokens
+        chosen, lr_text = centre, text("lr_too_short", probe_seen=probe_seen, min=SEEN_MIN_MEASURED) + " " + (
+            text("lr_budget_needed", need=math.ceil(need * 100) / 100) if need <= MAX_BUDGET else text("lr_use_tune"))
+    elif best is None:
         chosen, lr_text = centre, text("lr_all_failed", rule=centre, half=centre / 2)
     else:
         b = runs[best]
@@ -125,9 +118,9 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
             lr_text += " " + text("lr_edge_" + edge) + (" " + text("lr_extended") if extended else "")
     user_lr = plan.overrides.get("learning_rate")
     if user_lr is not None:
-        lr_text, chosen = text("lr_user_set", value=user_lr, lr=chosen), float(user_lr)
+        lr_text, chosen = text("lr_user_set", value=user_lr, lr=chosen) if measured else lr_text, float(user_lr)
     fraction = spent / full_tokens
-    if fraction > budget * 1.01 and steps == MIN_STEPS:
+    if measured and fraction > budget * 1.01 and steps == MIN_STEPS:
         notes.append(text("over_budget", min=MIN_STEPS, fraction=fraction, budget=budget))
     result = ProbeResult(
         budget=budget, rule_lr=rule_lr, centre_lr=centre, runs=runs,
@@ -135,16 +128,44 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
         probe_seen=probe_seen, full_seen=full_seen, train_examples=n_train, transfer=transfer, chosen_lr=chosen, noise=noise_res,
         held_out=kind, eval_examples=n_eval, tokens=spent, full_run_tokens=full_tokens, compute_fraction=fraction,
         seconds=round(time.time() - started, 2), notes=notes,
-        summary=text("summary", lr=chosen, rule=rule_lr, eff=probed.steps.effective_batch, fraction=fraction))
-    return _with_lr(probed, chosen, lr_text, user_lr is not None).model_copy(update=dict(probe=result))
+        summary=text("summary" if measured else "summary_rule", lr=chosen, rule=rule_lr, eff=probed.steps.effective_batch,
+                     fraction=fraction))
+    return _with_lr(probed, chosen, lr_text, user_lr is not None or not measured).model_copy(update=dict(probe=result))
 
 
-def _with_lr(plan: Plan, lr: float, why: str, user_set: bool) -> Plan:
-    """The plan with the measured learning rate in its config and its recommendation's reason."""
+def _lr_runs(cfg, centre: float, transfer: float, steps: int, own: int, left: float, tmp: Path,
+             say: Callable[[str], None]) -> tuple[list, int | None, str | None, bool]:
+    """N_LRS equal runs centred on `centre` carried to the probe's horizon, plus one x2 beyond an edge when what is
+    `left` of the budget (tokens) has room: (runs, index of the best, its edge, whether one was added)."""
+    from ..progress import Lines
+
+    lrs = candidates(centre / transfer)
+    bar = Lines(_Printer(say), "probe", len(lrs), unit="runs", every_s=0.0)
+    runs = []
+    for i, lr in enumerate(lrs):
+        runs.append(score(run_config(cfg, lr, steps, own, tmp / f"lr-{i}"), lr * transfer))
+        say(_run_line(runs[-1]))
+        bar.advance(1)
+    best = best_index(runs)
+    edge = edge_of(runs, best) if best is not None else None
+    run_tokens = [r.tokens for r in runs if r.tokens]
+    if not (edge and run_tokens and sum(run_tokens) + max(run_tokens) <= left):
+        return runs, best, edge, False
+    lr = runs[best].learning_rate * (SPACING if edge == "high" else 1 / SPACING)
+    say(f"probe: best at the {edge} edge; one more run at {lr:.1e}")
+    runs.append(score(run_config(cfg, lr, steps, own, tmp / f"lr-{len(runs)}"), lr * transfer))
+    say(_run_line(runs[-1]))
+    best = best_index(runs)
+    return runs, best, edge_of(runs, best) if best is not None else None, True
+
+
+def _with_lr(plan: Plan, lr: float, why: str, kept: bool) -> Plan:
+    """The plan with the measured learning rate in its config and its recommendation's reason; `kept` (the user's
+    value, or the rule's when nothing was measured): the recommendation stays and the reason says why."""
     recs = []
     for r in plan.recommendations:
         if r.key == "learning_rate":
-            r = r.model_copy(update=dict(reason=f"{r.reason} {why}") if user_set else
+            r = r.model_copy(update=dict(reason=f"{r.reason} {why}") if kept else
                              dict(value=lr, reason=why, source="measured: tiaocan plan --probe (held-out loss)"))
         recs.append(r)
     return plan.model_copy(update=dict(recommendations=recs, config={**plan.config, "learning_rate": lr}))

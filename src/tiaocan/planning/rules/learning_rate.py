@@ -50,6 +50,9 @@ MULT, SEEN_EXP = 1.32, 0.16
 # Each measured model's own multiplier (its offset in the same fit, x MULT): keys are the built-in names.
 MODEL_MULT = {"smollm2-135m": 1.32 * 1.87, "gemma-3-270m": 1.32 * 0.54}
 SEEN_MEASURED, LONG_EXP = 642, 0.28  # the longest horizon with an interior optimum (support, 214 x 3)
+# The shortest horizon with an interior optimum (support60, 60 x 1 epoch). Below it the horizon term is extrapolation;
+# `plan --probe` does not carry a probe run shorter than this over to the full run (probing/core.py).
+SEEN_MIN_MEASURED = 60
 # How sure the rule is, from the same fit: curves whose best lr was within x2 of the rule's value, and the
 # leave-one-task-out regret of the lr alone (the model's own multiplier fitted on its other tasks).
 CALIBRATION_WITHIN2, CALIBRATION_CURVES = 6, 10
