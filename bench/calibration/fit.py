@@ -170,6 +170,7 @@ def main() -> None:
     best_task: dict = defaultdict(lambda: math.inf)
     for (model, task, *_), pts in cs.items():
         best_task[(model, task)] = min(best_task[(model, task)], min(p[1] for p in pts))
+    scored: dict[tuple[str, bool], dict[tuple, float | None]] = {}
     for name, (horizon, bexp) in VARIANTS.items():
         rule = fit(data, horizon, bexp)
         within2 = sum(abs(math.log(predict(rule, d["model"], d) / (ref_lr(d["model"]) * math.exp(d["y"]))))
@@ -178,13 +179,31 @@ def main() -> None:
         print(f"\n## {name}: c x{math.exp(rule['c']):.2f}, a {rule['a']:+.2f}, s {rule['s']:+.2f} "
               f"(H0 {H0[horizon]:g} {horizon}); in-sample within x2: {within2}/{len(data)}; model offsets {offs}")
         for own in (False, True):
-            loto(cs, data, horizon, bexp, best_task, own)
+            scored[(name, own)] = loto(cs, data, horizon, bexp, best_task, own)
+    common(scored)
 
 
-def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task: dict, own: bool) -> None:
+def common(scored: dict[tuple[str, bool], dict[tuple, float | None]]) -> None:
+    """The forms compared on the same held-out curves: those every form's prediction fell inside the measured lrs of
+    (a prediction outside them cannot be read off the curve, so per-form summaries cover different curves)."""
+    for own in (False, True):
+        forms = {name: r for (name, o), r in scored.items() if o == own}
+        keys = set.intersection(*({k for k, v in r.items() if v is not None} for r in forms.values()))
+        label = "own model offset" if own else "across-model constant"
+        print(f"\nleave-one-task-out on the {len(keys)} curves every form could be read on ({label}):")
+        for name, r in forms.items():
+            vals = sorted(r[k] for k in keys)
+            if vals:
+                print(f"  {name:18s} median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %; outside the "
+                      f"measured lrs on {sum(v is None for v in r.values())} of {len(r)} curves")
+
+
+def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task: dict,
+         own: bool) -> dict[tuple, float | None]:
     """Refit without each task, predict its plain-LoRA curves' lr, read the loss there off the measured curve.
-    own: the model's offset from its other tasks (a calibrated model) instead of the across-model constant."""
-    regrets, label = [], "own model offset" if own else "across-model constant"
+    own: the model's offset from its other tasks (a calibrated model) instead of the across-model constant.
+    Returns each held-out curve's regret in % (None: the prediction fell outside the measured lrs)."""
+    regrets, label, out = [], "own model offset" if own else "across-model constant", {}
     print(f"  leave-one-task-out, {label}:")
     for key, pts in sorted(cs.items()):
         model, task, batch, lp, ep = key
@@ -200,9 +219,11 @@ def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task
         if at is None:
             side = "below" if lr < pts[0][0] else "above"
             print(f"    {model} {task} b{batch} e{ep:g}: predicted lr {lr:.3g} {side} the measured lrs")
+            out[key] = None
             continue
         curve_best = min(p[1] for p in pts)
         regrets.append(100 * (at - curve_best) / curve_best)
+        out[key] = regrets[-1]
         print(f"    {model} {task} b{batch} e{ep:g}: predicted lr {lr:.3g} -> {at:.3f}: {regrets[-1]:+.1f} % vs this "
               f"curve's best {curve_best:.3f} (the lr alone), {100 * (at - best) / best:+.1f} % vs the task's best "
               f"{best:.3f} (any batch / epochs)")
@@ -210,6 +231,7 @@ def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task
         regrets.sort()
         print(f"    lr regret over {len(regrets)} curves: median {regrets[len(regrets) // 2]:+.1f} %, "
               f"worst {regrets[-1]:+.1f} %")
+    return out
 
 
 def loraplus_effect(cs: dict) -> None:
