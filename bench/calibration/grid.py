@@ -20,6 +20,8 @@ Baselines (what users run today), each once per (task, model):
   lf_example   LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml: lr 1e-4, 1 x 8, 3 epochs, warmup 0.1, r 8
   common_2e-4  the common 2e-4 (Unsloth / Axolotl / QLoRA scripts) at batch 2 x 4, 3 epochs
   practitioner the practitioner recipe: lr 5e-5, batch 2, LoRA+ ratio 16, 3 epochs
+Other kinds: probe_v3 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
+run at another LoRA rank / alpha, id suffix r<rank>a<alpha>; fit.py compares it with the r16 / alpha 32 curve).
 """
 from __future__ import annotations
 
