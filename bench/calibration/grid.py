@@ -13,14 +13,15 @@ the final model's and the best checkpoint's loss are known. No checkpoints are w
 
 Baselines (what users run today), each once per (task, model):
   plan_v0      the plan before the calibration (its lr, batch, epoch ceiling and loss-band stop), as written then
-  plan_v3      the plan now (plan_v1: the 2026-11-29 rule; plan_v2: 2026-11-30 morning, lr by epochs), exactly as
+  plan_v4      the plan now (plan_v1: the 2026-11-29 rule; plan_v2: 2026-11-30 morning, lr by epochs; plan_v3: the
+               sqrt batch + seen rule fitted on 3 tasks, v4 on 5), exactly as
                `tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl` writes it
                (horizon-aware lr, <= 3 epochs, stop on held-out loss keeping the best checkpoint)
   llamaboard   LlamaBoard's defaults: lr 5e-5, batch 2 x 8, 3 epochs, LoRA r 8 / alpha 16
   lf_example   LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml: lr 1e-4, 1 x 8, 3 epochs, warmup 0.1, r 8
   common_2e-4  the common 2e-4 (Unsloth / Axolotl / QLoRA scripts) at batch 2 x 4, 3 epochs
   practitioner the practitioner recipe: lr 5e-5, batch 2, LoRA+ ratio 16, 3 epochs
-Other kinds: probe_v3 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
+Other kinds: probe_v3 / probe_v4 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
 run at another LoRA rank / alpha, id suffix r<rank>a<alpha>; fit.py compares it with the r16 / alpha 32 curve).
 """
 from __future__ import annotations
@@ -81,7 +82,7 @@ def run_config(base: dict, task: str, *, lr: float, batch: int, epochs: float, m
     return cfg
 
 
-PLAN_KIND = "plan_v3"  # bump when the plan's rules change, so runs of each version stay apart in runs.jsonl
+PLAN_KIND = "plan_v4"  # bump when the plan's rules change, so runs of each version stay apart in runs.jsonl
 
 
 def plan_job(task: str, model: str, gpu: str | None) -> dict:

@@ -10,7 +10,7 @@ learning rate off the grid curve measured for that (model, task, effective batch
 fit.py's helpers (its curves, its scoring of a run, its linear-in-log-lr reading `loss_at`), never a second copy —
 and print: the chosen lr, its regret against the task's best measured run (any configuration), and the probe's
 compute in run-equivalents (its training tokens / the planned run's). `--job` appends the probed configuration as
-a `probe_v3` job for `grid.py run`, which runs it as written; fit.py then scores it against the task's best measured
+a `probe_v4` job for `grid.py run`, which runs it as written; fit.py then scores it against the task's best measured
 run like the plans — the validation (a reading off a grid curve is only a stand-in). When the grid has no curve at the chosen batch
 and epochs, the nearest one (in log batch, then epochs) stands in, and the output says so. The grid scores each run's
 best checkpoint with fixed epochs; the planned run stops on held-out loss and keeps its best checkpoint, so the two
@@ -31,7 +31,7 @@ from fit import curves, load, loss_at  # noqa: E402
 from grid import written_job  # noqa: E402
 from tasks import DATA  # noqa: E402
 
-PROBE_KIND = "probe_v3"  # the probe with the v3 learning-rate rule's horizon transfer
+PROBE_KIND = "probe_v4"  # the probe with the v4 learning-rate rule's horizon transfer (grid.PLAN_KIND's rule)
 
 
 def nearest_curve(cs: dict, model: str, task: str, batch: int, epochs: float):

@@ -55,7 +55,7 @@ def test_short_run_rule_follows_horizon_batch_and_model():
 
     s = shape_from_config(BUILTIN["smollm2-135m"], name="smollm2-135m")
     short, mid = (recommend_lr(s, "lora", 8, num_examples=200, seen=n)["lr"] for n in (200, 600))
-    assert short > mid  # a longer run wants a lower lr (the suite: (seen / 1000)^-0.16)
+    assert short > mid  # a longer run wants a lower lr (the suite: (seen / 1000)^-SEEN_EXP)
     # beyond the measured horizon it falls faster, and never below the long-run literature value (unknown horizon)
     long_ = recommend_lr(s, "lora", 8)["lr"]
     huge = recommend_lr(s, "lora", 8, num_examples=10**7, seen=3 * 10**7)["lr"]
