@@ -241,10 +241,11 @@ def loraplus_effect(cs: dict) -> None:
         plain = cs.get((model, task, batch, 0, ep))
         if not lp or not plain:
             continue
-        (lr_p, loss_p, where_p), (lr_l, loss_l, where_l) = optimum(plain), optimum(pts)
+        (lr_p, _, where_p), (lr_l, _, where_l) = optimum(plain), optimum(pts)
+        loss_p, loss_l = min(p[1] for p in plain), min(p[1] for p in pts)  # measured, not the parabola's
         k = -math.log(lr_l / lr_p) / math.log(lp)
         print(f"\nLoRA+ {lp:g} vs plain LoRA, {model} {task} b{batch} e{ep:g}: best lr {lr_l:.3g} ({where_l}) vs "
-              f"{lr_p:.3g} ({where_p}) = x{lr_l / lr_p:.2f} (ratio^-{k:.2f}); best loss {loss_l:.3f} vs {loss_p:.3f} "
+              f"{lr_p:.3g} ({where_p}) = x{lr_l / lr_p:.2f} (ratio^-{k:.2f}); best measured loss {loss_l:.3f} vs {loss_p:.3f} "
               f"({100 * (loss_l - loss_p) / loss_p:+.1f} %)")
 
 
@@ -262,11 +263,12 @@ def rank_effect(rows: list[dict], cs: dict) -> None:
         if not plain:
             continue
         pts.sort(key=lambda p: p[0])
-        (lr_p, loss_p, where_p), (lr_r, loss_r, where_r) = optimum(plain), optimum(pts)
+        (lr_p, _, where_p), (lr_r, _, where_r) = optimum(plain), optimum(pts)
+        loss_p, loss_r = min(p[1] for p in plain), min(p[1] for p in pts)  # measured, not the parabola's
         curve = ", ".join(f"{p[0]:.3g}→{p[1]:.3f}" for p in pts)
         print(f"\nrank {rank} / alpha {alpha} vs {plain[0][2]['rank']} / {plain[0][2]['alpha']}, {model} {task} "
               f"b{batch} e{ep:g}: {curve}; best lr {lr_r:.3g} ({where_r}) vs {lr_p:.3g} ({where_p}) = "
-              f"x{lr_r / lr_p:.2f} (the rule: x{plain[0][2]['alpha'] / alpha:.2f}); best loss {loss_r:.3f} vs "
+              f"x{lr_r / lr_p:.2f} (the rule: x{plain[0][2]['alpha'] / alpha:.2f}); best measured loss {loss_r:.3f} vs "
               f"{loss_p:.3f} ({100 * (loss_r - loss_p) / loss_p:+.1f} %)")
 
 

@@ -1,0 +1,60 @@
+"""The calibration fit (bench/calibration/fit.py) on synthetic runs whose optima are known: each curve is a parabola
+in log2(lr), so the fit, the leave-one-task-out comparison and the LoRA+ / rank read-outs must recover them."""
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "calibration"))
+
+
+def _curve(task, batch, epochs, best_lr, n_train, kind="grid", loraplus=0, rank=16, alpha=32, base=2.0):
+    out = []
+    for k in range(-3, 4):
+        lr = best_lr * 2 ** k
+        out.append(dict(id=f"{task}|{kind}|{lr:.3g}|b{batch}|e{epochs}|lp{loraplus}|r{rank}", task=task,
+                        model="smollm2-135m", kind=kind, lr=lr, batch=batch, epochs=epochs, loraplus=loraplus,
+                        rank=rank, alpha=alpha, n_train=n_train, total_steps=int(n_train * epochs / batch),
+                        best_eval=base + 0.05 * k * k, final_eval=base + 0.05 * k * k, stop="completed",
+                        evals=[[1, base + 1], [2, base + 0.05 * k * k]], tokens=1000))
+    return out
+
+
+@pytest.fixture
+def runs(tmp_path):
+    # a world where the best lr is ref x sqrt(batch / 8) x (seen / 1000)^-0.2 on every task (one model)
+    from fit import ref_lr
+
+    ref = ref_lr("smollm2-135m")
+    rows = []
+    for task, n in (("a", 60), ("b", 200), ("c", 400), ("d", 800)):
+        for batch, ep in ((2, 3.0), (8, 3.0), (8, 1.0)):
+            rows += _curve(task, batch, ep, ref * math.sqrt(batch / 8) * (n * ep / 1000) ** -0.2, n)
+    plain = ref * (180 / 1000) ** -0.2
+    rows += _curve("a", 8, 3.0, plain / 4, 60, loraplus=16)  # LoRA+ 16: best lr at a quarter
+    rows += _curve("a", 8, 3.0, plain * 2, 60, kind="rank", rank=8, alpha=16)  # alpha 16: best lr doubled
+    rows.append(dict(_curve("a", 8, 3.0, plain, 60)[3], id="plan", kind="plan_v4", best_eval=1.9, final_eval=1.95))
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_fit_recovers_the_rule_and_the_interactions(runs, capsys, monkeypatch):
+    import fit
+
+    monkeypatch.setattr(sys, "argv", ["fit.py", "--runs", str(runs)])
+    fit.main()
+    out = capsys.readouterr().out
+    # the true form is found: exponents and a leave-one-task-out regret of zero on every readable curve
+    line = next(x for x in out.splitlines() if x.startswith("## sqrt batch + seen"))
+    assert "a +0.50, s -0.20" in line and "within x2: 12/12" in line
+    common = out[out.index("every form could be read on (own model offset)"):]
+    assert "sqrt batch + seen  median +0.0 %, worst +0.0 %" in common
+    # LoRA+ and rank read against the plain curve of the same (task, batch, epochs)
+    assert "LoRA+ 16 vs plain LoRA, smollm2-135m a b8 e3:" in out and "= x0.25 (ratio^-0.50)" in out
+    assert "rank 8 / alpha 16 vs 16 / 32" in out and "= x2.00 (the rule: x2.00)" in out
+    # a plan run is listed against the task's best measured run (itself here), rank runs are not baselines
+    assert "| | | plan_v4 |" in out and "| | | rank" not in out
