@@ -20,9 +20,9 @@ from .. import derive
 from ..errors import UserError
 from ..explanation import reason
 from ..planning.result import NoiseScale, Plan, ProbeResult
+from ..planning.rules.learning_rate import SEEN_MIN_MEASURED
 from . import DEFAULT_BUDGET, MAX_BUDGET, parse_budget
 from .batch import apply_noise_scale
-from ..planning.rules.learning_rate import SEEN_MIN_MEASURED
 from .lr_probe import N_LRS, SPACING, best_index, candidates, edge_of, run_config, score, transfer_factor, two_digits
 
 NOISE_SHARE = 1 / 6  # of the budget: the gradients cost about what one more learning-rate run would
