@@ -139,6 +139,17 @@ def curve_point(model: str, task: str, batch: int, ep: float, pts: list) -> dict
     return dict(model=model, task=task, batch=batch, seen=r["n_train"] * ep, steps=steps, epochs=ep)
 
 
+def interior(cs: dict) -> list[dict]:
+    """The fit's data: every plain-LoRA curve with an interior optimum, as (model, task, batch, horizons, y = log(lr* /
+    reference))."""
+    data = []
+    for (model, task, batch, lp, ep), pts in sorted(cs.items()):
+        lr, _, where = optimum(pts)
+        if where == "interior" and not lp:
+            data.append(dict(curve_point(model, task, batch, ep, pts), y=math.log(lr / ref_lr(model))))
+    return data
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, default=HERE / "runs.jsonl")
@@ -152,7 +163,6 @@ def main() -> None:
     print(f"{len(rows)} scored runs, {len(cs)} curves\n")
     print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / ref |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    data = []
     for key, pts in sorted(cs.items()):
         model, task, batch, lp, ep = key
         lr, loss, where = optimum(pts)
@@ -160,8 +170,7 @@ def main() -> None:
         curve = ", ".join(f"{p[0]:.3g}→{p[1]:.3f}" for p in pts)
         print(f"| {model} | {task} | {batch} | {lp:g} | {ep:g} | {d['steps']} | {curve} | {lr:.3g} ({where}) | "
               f"{loss:.3f} | {lr / ref_lr(model):.2f} |")
-        if where == "interior" and not lp:
-            data.append(dict(d, y=math.log(lr / ref_lr(model))))
+    data = interior(cs)
     if len(data) < 3:
         print("\nfewer than 3 interior optima: nothing to fit")
         return

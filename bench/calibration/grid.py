@@ -21,7 +21,8 @@ Baselines (what users run today), each once per (task, model):
   lf_example   LLaMA-Factory's examples/train_lora/llama3_lora_sft.yaml: lr 1e-4, 1 x 8, 3 epochs, warmup 0.1, r 8
   common_2e-4  the common 2e-4 (Unsloth / Axolotl / QLoRA scripts) at batch 2 x 4, 3 epochs
   practitioner the practitioner recipe: lr 5e-5, batch 2, LoRA+ ratio 16, 3 epochs
-Other kinds: probe_v3 / probe_v4 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
+Other kinds: plan_loto (the plan as written by the rule refitted without that task: fit.py's form and constants
+with the task left out, the issue's leave-one-task-out plan), probe_v3 / probe_v4 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
 run at another LoRA rank / alpha, id suffix r<rank>a<alpha>; fit.py compares it with the r16 / alpha 32 curve).
 """
 from __future__ import annotations
@@ -92,6 +93,33 @@ def plan_job(task: str, model: str, gpu: str | None) -> dict:
     plan = make_plan(model, _rel(DATA / task / "train.jsonl"), gpu=gpu,
                      overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
     return written_job(task, model, PLAN_KIND, plan.config)
+
+
+def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "runs.jsonl") -> dict:
+    """The plan for `task` as the learning-rate rule refitted without it would write it — fit.py's chosen form
+    ("sqrt batch + seen") with its constants fitted on the other tasks' curves: the issue's leave-one-task-out plan,
+    run as written. The rule's constants are swapped in for this one plan call and restored (a bench-only device: the
+    product reads its constants from the rule module)."""
+    import fit
+    from tiaocan.planning import make_plan
+    from tiaocan.planning.rules import learning_rate as rule_mod
+
+    data = [d for d in fit.interior(fit.curves(fit.load(runs))) if d["task"] != task]
+    rule = fit.fit(data, "seen", 0.5)
+    names = ("MULT", "SEEN_EXP", "SEEN_MEASURED", "MODEL_MULT")
+    saved = {n: getattr(rule_mod, n) for n in names}
+    builtin = {"gemma3-270m": "gemma-3-270m"}  # fit.py's model names -> the rule's built-in keys
+    loto = dict(MULT=math.exp(rule["c"]), SEEN_EXP=-rule["s"], SEEN_MEASURED=max(d["seen"] for d in data),
+                MODEL_MULT={builtin.get(m, m): math.exp(o) for m, o in rule["offsets"].items()})
+    try:
+        for n, v in loto.items():
+            setattr(rule_mod, n, v)
+        plan = make_plan(model, _rel(DATA / task / "train.jsonl"), gpu=gpu,
+                         overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
+    finally:
+        for n, v in saved.items():
+            setattr(rule_mod, n, v)
+    return written_job(task, model, "plan_loto", plan.config)
 
 
 def written_job(task: str, model: str, kind: str, config: dict, data: Path = DATA) -> dict:
@@ -184,9 +212,9 @@ def run_one(job: dict, scratch: Path) -> dict:
     n_train = sum(1 for _ in open(cfg["dataset"], encoding="utf-8"))
     steps = total_steps(steps_per_epoch(n_train, cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]),
                         cfg["num_train_epochs"])
-    # a plan as written (plan_v1 ..., probe_v3) keeps its own eval cadence and best-checkpoint rule; plan_v0 is a
-    # grid-style run
-    if not job["kind"].startswith(("plan_v", "probe_v")) or job["kind"] == "plan_v0":
+    # a plan as written (plan_v1 ..., plan_loto, probe_v3) keeps its own eval cadence and best-checkpoint rule; plan_v0
+    # is a grid-style run
+    if not job["kind"].startswith(("plan_", "probe_")) or job["kind"] == "plan_v0":
         cfg["eval_steps"] = max(1, math.ceil(steps / 6))
     t = time.time()
     row = dict(id=job["id"], task=job["task"], model=job["model"], kind=job["kind"], lr=cfg["learning_rate"],
@@ -241,6 +269,8 @@ def main() -> None:
     j.add_argument("--out", type=Path, default=HERE / "jobs.jsonl")
     j.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     j.add_argument("--plan-v1-only", action="store_true", help="only the current plan's run per (task, model)")
+    j.add_argument("--plan-loto", action="store_true",
+                   help="only the leave-one-task-out plan per (task, model): the rule refitted without that task")
     r = sub.add_parser("run")
     r.add_argument("--jobs", type=Path, default=HERE / "jobs.jsonl")
     r.add_argument("--results", type=Path, default=HERE / "runs.jsonl")
@@ -259,6 +289,8 @@ def main() -> None:
         tasks = a.tasks.split(",") if a.tasks else list(TASKS)
         if a.plan_v1_only:
             jobs = [plan_job(t, m, a.gpu) for m in a.models.split(",") for t in tasks]
+        elif a.plan_loto:
+            jobs = [loto_plan_job(t, m, a.gpu) for m in a.models.split(",") for t in tasks]
         else:
             jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, tasks)
         a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")

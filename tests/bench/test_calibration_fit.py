@@ -58,3 +58,29 @@ def test_fit_recovers_the_rule_and_the_interactions(runs, capsys, monkeypatch):
     assert "rank 8 / alpha 16 vs 16 / 32" in out and "= x2.00 (the rule: x2.00)" in out
     # a plan run is listed against the task's best measured run (itself here), rank runs are not baselines
     assert "| | | plan_v4 |" in out and "| | | rank" not in out
+
+
+def test_loto_plan_is_the_rule_refitted_without_the_task(runs, tmp_path, monkeypatch):
+    """grid.py's leave-one-task-out plan: the rule's constants come from the other tasks' curves for that one plan
+    call (here the synthetic world's own law, recovered exactly), and the product's constants are restored after."""
+    import grid
+    from fit import ref_lr
+    from tiaocan.planning.rules import learning_rate as rule_mod
+
+    task = tmp_path / "data" / "a"
+    task.mkdir(parents=True)
+    qa = [{"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}."}]}
+          for i in range(70)]
+    (task / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in qa[:60]))
+    (task / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in qa[60:]))
+    monkeypatch.setattr(grid, "DATA", tmp_path / "data")
+    before = (rule_mod.MULT, rule_mod.SEEN_EXP, rule_mod.SEEN_MEASURED, dict(rule_mod.MODEL_MULT))
+    job = grid.loto_plan_job("a", "smollm2-135m", None, runs=runs)
+    assert (rule_mod.MULT, rule_mod.SEEN_EXP, rule_mod.SEEN_MEASURED, rule_mod.MODEL_MULT) == before
+    cfg = job["config"]
+    assert job["kind"] == "plan_loto" and job["id"].startswith("smollm2-135m|a|plan_loto|")
+    batch = cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"]
+    seen = 60 * cfg["num_train_epochs"]
+    law = ref_lr("smollm2-135m") * math.sqrt(batch / 8) * (seen / 1000) ** -0.2
+    assert cfg["learning_rate"] == pytest.approx(float(f"{law:.2g}"), rel=0.05)
+    assert cfg["learning_rate"] != grid.plan_job("a", "smollm2-135m", None)["config"]["learning_rate"]
