@@ -86,13 +86,13 @@ def run_config(base: dict, task: str, *, lr: float, batch: int, epochs: float, m
 PLAN_KIND = "plan_v4"  # bump when the plan's rules change, so runs of each version stay apart in runs.jsonl
 
 
-def plan_job(task: str, model: str, gpu: str | None) -> dict:
+def plan_job(task: str, model: str, gpu: str | None, kind: str = PLAN_KIND) -> dict:
     """The current plan for this task, run as written (its own eval cadence, stop rule and best checkpoint)."""
     from tiaocan.planning import make_plan
 
     plan = make_plan(model, _rel(DATA / task / "train.jsonl"), gpu=gpu,
                      overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
-    return written_job(task, model, PLAN_KIND, plan.config)
+    return written_job(task, model, kind, plan.config)
 
 
 def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "runs.jsonl") -> dict:
@@ -101,7 +101,6 @@ def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "r
     run as written. The rule's constants are swapped in for this one plan call and restored (a bench-only device: the
     product reads its constants from the rule module)."""
     import fit
-    from tiaocan.planning import make_plan
     from tiaocan.planning.rules import learning_rate as rule_mod
 
     data = [d for d in fit.interior(fit.curves(fit.load(runs))) if d["task"] != task]
@@ -114,12 +113,10 @@ def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "r
     try:
         for n, v in loto.items():
             setattr(rule_mod, n, v)
-        plan = make_plan(model, _rel(DATA / task / "train.jsonl"), gpu=gpu,
-                         overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
+        return plan_job(task, model, gpu, "plan_loto")
     finally:
         for n, v in saved.items():
             setattr(rule_mod, n, v)
-    return written_job(task, model, "plan_loto", plan.config)
 
 
 def written_job(task: str, model: str, kind: str, config: dict, data: Path = DATA) -> dict:

@@ -101,7 +101,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     # ---- 3. choose, and say why
     rule_lr = float(plan.config["learning_rate"])
     measured = bool(runs)
-    if not runs:
+    if not measured:
         need = (spent + N_LRS * SEEN_MIN_MEASURED * tokens_per_example) / full_tokens
         chosen, lr_text = centre, text("lr_too_short", probe_seen=probe_seen, min=SEEN_MIN_MEASURED) + " " + (
             text("lr_budget_needed", need=math.ceil(need * 100) / 100) if need <= MAX_BUDGET else text("lr_use_tune"))
