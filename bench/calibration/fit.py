@@ -86,11 +86,12 @@ def ref_lr(model: str) -> float:
 
 
 # Candidate rules: log(lr* / ref) = c_model + a * log(batch / 8) + s * log(horizon / H0). Each names the horizon it
-# counts (examples seen = examples x epochs; optimizer steps; epochs = repetition alone) and whether the batch
-# exponent is fitted or held at the square root. Chosen by leave-one-task-out regret, never by in-sample fit.
-H0 = {"seen": 1000.0, "steps": 100.0, "epochs": 3.0, "none": 1.0}
-VARIANTS = {"sqrt batch + seen": ("seen", 0.5), "batch + seen": ("seen", None), "batch + steps": ("steps", None),
-            "batch + epochs": ("epochs", None), "batch only": ("none", None)}
+# counts (examples seen = examples x epochs; training tokens, Bjorck et al.'s horizon; optimizer steps; epochs =
+# repetition alone) and whether the batch exponent is fitted or held at the square root. Chosen by leave-one-task-out
+# regret, never by in-sample fit.
+H0 = {"seen": 1000.0, "tokens": 30000.0, "steps": 100.0, "epochs": 3.0, "none": 1.0}
+VARIANTS = {"sqrt batch + seen": ("seen", 0.5), "sqrt batch + tokens": ("tokens", 0.5), "batch + seen": ("seen", None),
+            "batch + steps": ("steps", None), "batch + epochs": ("epochs", None), "batch only": ("none", None)}
 
 
 def features(d: dict, horizon: str) -> tuple[float, float]:
@@ -136,7 +137,9 @@ def predict(rule: dict, model: str, d: dict, own: bool = False) -> float:
 def curve_point(model: str, task: str, batch: int, ep: float, pts: list) -> dict:
     r = pts[0][2]
     steps = max(p[2].get("total_steps", 0) for p in pts)
-    return dict(model=model, task=task, batch=batch, seen=r["n_train"] * ep, steps=steps, epochs=ep)
+    # a run stopped early (diverged) counted only its own tokens: scale each to its planned steps
+    tokens = max(p[2]["tokens"] * p[2]["total_steps"] / max(1, p[2]["steps"]) for p in pts)
+    return dict(model=model, task=task, batch=batch, seen=r["n_train"] * ep, tokens=tokens, steps=steps, epochs=ep)
 
 
 def interior(cs: dict) -> list[dict]:

@@ -18,6 +18,7 @@ def _curve(task, batch, epochs, best_lr, n_train, kind="grid", loraplus=0, rank=
         out.append(dict(id=f"{task}|{kind}|{lr:.3g}|b{batch}|e{epochs}|lp{loraplus}|r{rank}", task=task,
                         model="smollm2-135m", kind=kind, lr=lr, batch=batch, epochs=epochs, loraplus=loraplus,
                         rank=rank, alpha=alpha, n_train=n_train, total_steps=int(n_train * epochs / batch),
+                        steps=int(n_train * epochs / batch),
                         best_eval=base + 0.05 * k * k, final_eval=base + 0.05 * k * k, stop="completed",
                         evals=[[1, base + 1], [2, base + 0.05 * k * k]], tokens=1000))
     return out
