@@ -218,7 +218,8 @@ def run_one(job: dict, scratch: Path) -> dict:
                batch=cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"],
                micro=cfg["per_device_train_batch_size"], epochs=cfg["num_train_epochs"],
                loraplus=cfg.get("loraplus_lr_ratio") or 0, rank=cfg.get("lora_rank"), alpha=cfg.get("lora_alpha"),
-               n_train=n_train, cutoff=cfg.get("cutoff_len"))
+               n_train=n_train, cutoff=cfg.get("cutoff_len"),
+               config={k: v for k, v in cfg.items() if k != "output_dir"})  # the whole config, as the issue asks
     try:
         s = tiaocan.train(cfg, callbacks=[EvalAtEnd()], overwrite=True, quiet=True)
         logged = _curves(Path(cfg["output_dir"]))

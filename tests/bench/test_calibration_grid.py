@@ -24,4 +24,5 @@ def test_run_one_scores_final_and_best(tiny_model_dir, tmp_path, monkeypatch):
     assert row["evals"][-1][0] == 10, "the last step is always evaluated"
     assert row["final_eval"] == row["evals"][-1][1] and row["best_eval"] == min(e for _, e in row["evals"])
     assert row["tokens"] > 0 and row["batch"] == 4
+    assert row["config"]["learning_rate"] == 1e-3 and "output_dir" not in row["config"], "the run's whole config"
     assert not (tmp_path / "scratch" / "tiny_t_grid").exists(), "scratch run removed"
