@@ -21,6 +21,7 @@ import argparse
 import functools
 import json
 import math
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -359,6 +360,29 @@ def baselines(rows: list[dict]) -> None:
             lp = f" + LoRA+ {r['loraplus']:g}" if r["loraplus"] else ""
             print(f"| | | {r['kind']}{lp} | {r['lr']:.3g} | {r['batch']} | {r['epochs']:g} ({r.get('stop')}) | "
                   f"{score(r):.3f} | {100 * (score(r) - score(b)) / score(b):+.1f} % | {r.get('tokens', 0):,} |")
+    targets(rows, best)
+
+
+USER_BASELINES = ("llamaboard", "lf_example", "common_2e-4", "practitioner")  # issue 12 item 3 (c)-(f)
+
+
+def targets(rows: list[dict], best: dict[tuple, dict]) -> None:
+    """Issue 12 item 3's targets, over (model, task): the leave-one-task-out plan's median / worst regret against each
+    task's best measured run, each baseline's, and on how many tasks the plan beat every baseline run there."""
+    regret: dict[str, dict[tuple, float]] = defaultdict(dict)
+    for r in rows:
+        k = (r["model"], r["task"])
+        if r["kind"] not in ("grid", "rank") and math.isfinite(score(r)):
+            regret[r["kind"]][k] = min(regret[r["kind"]].get(k, math.inf),
+                                       100 * (score(r) - score(best[k])) / score(best[k]))
+    print("\nper kind, over (model, task): regret vs each task's best measured run")
+    for kind in sorted(regret):
+        vals = sorted(regret[kind].values())
+        print(f"  {kind:13s} {len(vals)} task(s): median {statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %")
+    plan = regret.get("plan_loto", {})
+    beaten = [k for k in plan if any(k in regret[b] for b in USER_BASELINES)]
+    wins = [k for k in beaten if all(plan[k] < regret[b][k] for b in USER_BASELINES if k in regret[b])]
+    print(f"  plan_loto below every baseline run on its task: {len(wins)} of the {len(beaten)} tasks with baselines")
 
 
 if __name__ == "__main__":
