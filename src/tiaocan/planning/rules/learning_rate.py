@@ -63,6 +63,10 @@ SEEN_MIN_MEASURED = 60
 # leave-one-task-out regret of the lr alone (the model's own multiplier fitted on its other tasks).
 CALIBRATION_WITHIN2, CALIBRATION_CURVES = 7, 12
 LOTO_MEDIAN, LOTO_WORST, LOTO_CURVES = 2.3, 26.7, 10
+# The whole plan, run as written on a task left out of the fit (bench/calibration `grid.py jobs --plan-loto`; fit.py's
+# "per kind" lines): its held-out loss against that task's best measured run, SmolLM2 on support60 / support / pyfaq /
+# chatter_zh / chatter_en.
+PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 0.7, 8.5, 5
 SRC = ("tinker-cookbook hyperparam_utils.get_lr / LoRA Without Regret; Malladi et al. 2022 (sqrt batch); "
        "tiaocan calibration suite (short runs: batch, epochs, model); Filatov et al. 2025 / Bjorck et al. 2024 (long)")
 
@@ -157,7 +161,8 @@ def learning_rate(ctx: Ctx) -> list[Rec]:
         extra.append(ctx.text("learning_rate", "horizon", seen=seen, epochs=sh["epochs"], mult=sh["mult"],
                               eff=v["effective_batch"], bf=sh["bf"], sexp=SEEN_EXP, hf=sh["hf"],
                               factor=r["horizon_factor"], within=CALIBRATION_WITHIN2, curves=CALIBRATION_CURVES,
-                              median=LOTO_MEDIAN, worst=LOTO_WORST, loto=LOTO_CURVES))
+                              median=LOTO_MEDIAN, worst=LOTO_WORST, loto=LOTO_CURVES, pmedian=PLAN_LOTO_MEDIAN,
+                              pworst=PLAN_LOTO_WORST, ptasks=PLAN_LOTO_TASKS))
         extra.append(ctx.text("learning_rate", "model_own" if sh["own"] else "model_mean",
                               low=min(MODEL_MULT.values()) / MULT, high=max(MODEL_MULT.values()) / MULT))
     if r["scale_factor"] != 1.0:
