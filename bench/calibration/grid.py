@@ -22,7 +22,8 @@ Baselines (what users run today), each once per (task, model):
   common_2e-4  the common 2e-4 (Unsloth / Axolotl / QLoRA scripts) at batch 2 x 4, 3 epochs
   practitioner the practitioner recipe: lr 5e-5, batch 2, LoRA+ ratio 16, 3 epochs
 Other kinds: plan_loto (the plan as written by the rule refitted without that task: fit.py's form and constants
-with the task left out, the issue's leave-one-task-out plan), probe_v3 / probe_v4 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
+with the task left out, the issue's leave-one-task-out plan; with `--set key=value --kind NAME` the same plan with a
+value the user fixed, e.g. plan_loto_lp16 for `--set loraplus_lr_ratio=16`), probe_v3 / probe_v4 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
 run at another LoRA rank / alpha, id suffix r<rank>a<alpha>; fit.py compares it with the r16 / alpha 32 curve).
 """
 from __future__ import annotations
@@ -37,6 +38,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -86,16 +89,18 @@ def run_config(base: dict, task: str, *, lr: float, batch: int, epochs: float, m
 PLAN_KIND = "plan_v4"  # bump when the plan's rules change, so runs of each version stay apart in runs.jsonl
 
 
-def plan_job(task: str, model: str, gpu: str | None, kind: str = PLAN_KIND) -> dict:
-    """The current plan for this task, run as written (its own eval cadence, stop rule and best checkpoint)."""
+def plan_job(task: str, model: str, gpu: str | None, kind: str = PLAN_KIND, overrides: dict | None = None) -> dict:
+    """The current plan for this task, run as written (its own eval cadence, stop rule and best checkpoint);
+    `overrides` are what a user would pass as `--set key=value` (the plan re-derives what depends on them)."""
     from tiaocan.planning import make_plan
 
     plan = make_plan(model, _rel(DATA / task / "train.jsonl"), gpu=gpu,
-                     overrides={"eval_dataset": _rel(DATA / task / "val.jsonl")}, lang="en")
+                     overrides={"eval_dataset": _rel(DATA / task / "val.jsonl"), **(overrides or {})}, lang="en")
     return written_job(task, model, kind, plan.config)
 
 
-def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "runs.jsonl") -> dict:
+def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "runs.jsonl", kind: str = "plan_loto",
+                  overrides: dict | None = None) -> dict:
     """The plan for `task` as the learning-rate rule refitted without it would write it — fit.py's chosen form
     ("sqrt batch + seen") with its constants fitted on the other tasks' curves: the issue's leave-one-task-out plan,
     run as written. The rule's constants are swapped in for this one plan call and restored (a bench-only device: the
@@ -113,7 +118,7 @@ def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "r
     try:
         for n, v in loto.items():
             setattr(rule_mod, n, v)
-        return plan_job(task, model, gpu, "plan_loto")
+        return plan_job(task, model, gpu, kind, overrides)
     finally:
         for n, v in saved.items():
             setattr(rule_mod, n, v)
@@ -124,7 +129,8 @@ def written_job(task: str, model: str, kind: str, config: dict, data: Path = DAT
     cfg = dict(config, plot_loss=False, seed=0, save_total_limit=2, dataset=_rel(data / task / "train.jsonl"),
                eval_dataset=_rel(data / task / "val.jsonl"))
     b = cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"]
-    jid = f"{model}|{task}|{kind}|lr{cfg['learning_rate']:.3g}|b{b}|e{cfg['num_train_epochs']:g}|lp0"
+    jid = f"{model}|{task}|{kind}|lr{cfg['learning_rate']:.3g}|b{b}|e{cfg['num_train_epochs']:g}" \
+          f"|lp{cfg.get('loraplus_lr_ratio') or 0:g}"
     return dict(id=jid, task=task, model=model, kind=kind, config=cfg)
 
 
@@ -269,6 +275,10 @@ def main() -> None:
     j.add_argument("--plan-v1-only", action="store_true", help="only the current plan's run per (task, model)")
     j.add_argument("--plan-loto", action="store_true",
                    help="only the leave-one-task-out plan per (task, model): the rule refitted without that task")
+    j.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --plan-loto / --plan-v1-only: a value the user fixes (as `tiaocan plan --set`), e.g. "
+                        "loraplus_lr_ratio=16; the plan re-derives what depends on it")
+    j.add_argument("--kind", default=None, help="the jobs' kind (default plan_loto / plan_v4), e.g. plan_loto_lp16")
     r = sub.add_parser("run")
     r.add_argument("--jobs", type=Path, default=HERE / "jobs.jsonl")
     r.add_argument("--results", type=Path, default=HERE / "runs.jsonl")
@@ -285,10 +295,12 @@ def main() -> None:
     a = p.parse_args()
     if a.cmd == "jobs":
         tasks = a.tasks.split(",") if a.tasks else list(TASKS)
+        sets = {k: yaml.safe_load(v) for k, _, v in (x.partition("=") for x in a.sets)}
         if a.plan_v1_only:
-            jobs = [plan_job(t, m, a.gpu) for m in a.models.split(",") for t in tasks]
+            jobs = [plan_job(t, m, a.gpu, a.kind or PLAN_KIND, sets) for m in a.models.split(",") for t in tasks]
         elif a.plan_loto:
-            jobs = [loto_plan_job(t, m, a.gpu) for m in a.models.split(",") for t in tasks]
+            jobs = [loto_plan_job(t, m, a.gpu, kind=a.kind or "plan_loto", overrides=sets)
+                    for m in a.models.split(",") for t in tasks]
         else:
             jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, tasks)
         a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")

@@ -85,3 +85,8 @@ def test_loto_plan_is_the_rule_refitted_without_the_task(runs, tmp_path, monkeyp
     law = ref_lr("smollm2-135m") * math.sqrt(batch / 8) * (seen / 1000) ** -0.2
     assert cfg["learning_rate"] == pytest.approx(float(f"{law:.2g}"), rel=0.05)
     assert cfg["learning_rate"] != grid.plan_job("a", "smollm2-135m", None)["config"]["learning_rate"]
+    # a value the user fixes (`--set`): the same refitted rule, then the plan's own re-derivation (LoRA+ 16: lr / 4)
+    lp = grid.loto_plan_job("a", "smollm2-135m", None, runs=runs, kind="plan_loto_lp16",
+                            overrides={"loraplus_lr_ratio": 16})
+    assert lp["id"].startswith("smollm2-135m|a|plan_loto_lp16|") and lp["id"].endswith("|lp16")
+    assert lp["config"]["learning_rate"] == pytest.approx(cfg["learning_rate"] / 4, rel=0.05)
