@@ -28,6 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from fit import curves, load, loss_at  # noqa: E402
+from fit import score as fit_score  # noqa: E402
 from grid import written_job  # noqa: E402
 from tasks import DATA  # noqa: E402
 
@@ -43,9 +44,10 @@ def nearest_curve(cs: dict, model: str, task: str, batch: int, epochs: float):
     return key, cs[key], key[2] == batch and key[4] == epochs
 
 
-def task_best(cs: dict, model: str, task: str) -> float:
-    """The task's best measured held-out loss, over every configuration (fit.py's regret reference)."""
-    return min(p[1] for k, pts in cs.items() if k[0] == model and k[1] == task for p in pts)
+def task_best(rows: list[dict], model: str, task: str) -> float:
+    """The task's best measured held-out loss over every run there (grid, plans, baselines; not the rank study):
+    fit.py's regret reference."""
+    return min(fit_score(r) for r in rows if (r["model"], r["task"]) == (model, task) and r["kind"] != "rank")
 
 
 def probe_task(task: str, model: str, budget: float, gpu: str | None, data_dir: Path, quiet: bool = False):
@@ -70,7 +72,7 @@ def score(plan, rows: list[dict], model: str, task: str) -> dict:
                probe_seconds=p.seconds, edge=p.edge, curve=None, loss=None, best=None, regret=None)
     if key is None:
         return out
-    best = task_best(cs, model, task)
+    best = task_best(rows, model, task)
     at = loss_at(pts, p.chosen_lr)
     rule_at = loss_at(pts, p.rule_lr)
     out.update(curve=dict(batch=key[2], epochs=key[4], exact=exact), best=best, loss=at,
