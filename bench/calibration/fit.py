@@ -342,13 +342,20 @@ def stopping(cs: dict) -> None:
                   f"result above the best checkpoint by median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %")
 
 
-def baselines(rows: list[dict]) -> None:
-    """Per (model, task): every non-grid run (plans and what users run today) against the task's best measured run."""
+def best_runs(rows: list[dict]) -> dict[tuple, dict]:
+    """Each (model, task)'s best measured run, over every kind but the rank study: the reference regrets are taken
+    against (here and in probe.py)."""
     best: dict[tuple, dict] = {}
     for r in rows:
         k = (r["model"], r["task"])
         if r["kind"] != "rank" and (k not in best or score(r) < score(best[k])):
             best[k] = r
+    return best
+
+
+def baselines(rows: list[dict]) -> None:
+    """Per (model, task): every non-grid run (plans and what users run today) against the task's best measured run."""
+    best = best_runs(rows)
     print("\n| model | task | run | lr | batch | epochs | held-out loss | regret vs best measured | training tokens |")
     print("|---|---|---|---|---|---|---|---|---|")
     for k in sorted(best):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from fit import curves, load, loss_at  # noqa: E402
+from fit import best_runs, curves, load, loss_at  # noqa: E402
 from fit import score as fit_score  # noqa: E402
 from grid import written_job  # noqa: E402
 from tasks import DATA  # noqa: E402
@@ -45,9 +45,8 @@ def nearest_curve(cs: dict, model: str, task: str, batch: int, epochs: float):
 
 
 def task_best(rows: list[dict], model: str, task: str) -> float:
-    """The task's best measured held-out loss over every run there (grid, plans, baselines; not the rank study):
-    fit.py's regret reference."""
-    return min(fit_score(r) for r in rows if (r["model"], r["task"]) == (model, task) and r["kind"] != "rank")
+    """The task's best measured held-out loss over every run there (fit.py's regret reference)."""
+    return fit_score(best_runs(rows)[(model, task)])
 
 
 def probe_task(task: str, model: str, budget: float, gpu: str | None, data_dir: Path, quiet: bool = False):
