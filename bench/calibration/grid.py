@@ -295,6 +295,12 @@ def main() -> None:
     a = p.parse_args()
     if a.cmd == "jobs":
         tasks = a.tasks.split(",") if a.tasks else list(TASKS)
+        if (a.sets or a.kind) and not (a.plan_v1_only or a.plan_loto):
+            p.error("--set / --kind apply to one plan's run: add --plan-loto or --plan-v1-only "
+                    "(the grid's runs vary lr, batch and LoRA+ themselves)")
+        bad = [x for x in a.sets if "=" not in x]
+        if bad:
+            p.error(f"--set {bad[0]}: expected KEY=VALUE, e.g. --set loraplus_lr_ratio=16")
         sets = {k: yaml.safe_load(v) for k, _, v in (x.partition("=") for x in a.sets)}
         if a.plan_v1_only:
             jobs = [plan_job(t, m, a.gpu, a.kind or PLAN_KIND, sets) for m in a.models.split(",") for t in tasks]
