@@ -32,11 +32,12 @@ import argparse
 import fcntl
 import json
 import math
+import multiprocessing
 import os
 import shutil
-import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -178,7 +179,7 @@ def _done(results: Path) -> set[str]:
 
 
 def _append(results: Path, row: dict) -> None:
-    with results.open("a", encoding="utf-8") as f:  # several workers append: one locked write per row
+    with results.open("a", encoding="utf-8") as f:  # two `run`s may share a results file: one locked write per row
         fcntl.flock(f, fcntl.LOCK_EX)
         f.write(json.dumps(row) + "\n")
         fcntl.flock(f, fcntl.LOCK_UN)
@@ -246,21 +247,39 @@ def _device() -> str:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
-def worker(jobs_path: Path, results: Path, slot: int, of: int, deadline: float, scratch: Path) -> None:
+def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("CALIB_THREADS", "1")))
-    jobs = [json.loads(line) for line in jobs_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for i, job in enumerate(jobs):
-        if i % of != slot or job["id"] in _done(results):
-            continue
-        if time.time() > deadline:
-            print(f"[worker {slot}] deadline reached", flush=True)
-            return
-        row = run_one(job, scratch)
-        _append(results, row)
-        print(f"[worker {slot}] {row['id']} -> final {row.get('final_eval')} best {row.get('best_eval')} "
-              f"{row['seconds']} s {row.get('error', '')}", flush=True)
+
+
+def _run_before(job: dict, scratch: Path, deadline: float) -> dict | None:
+    """One run in a pool process, unless the deadline has passed (then None: the job stays for a later `run`)."""
+    return None if time.time() > deadline else run_one(job, scratch)
+
+
+def run_jobs(jobs: list[dict], results: Path, workers: int, deadline: float, scratch: Path) -> int:
+    """Run every job not yet in `results` on `workers` processes, appending each row as it ends; returns how many
+    ran. A pool hands the next job to whichever worker is free (runs differ 10x in length), and a fresh process per
+    run (maxtasksperchild=1) keeps one run's memory and threads from the next; `spawn` because torch and fork mix
+    badly. Threads per process: CALIB_THREADS (default 1: two CPU-heavy processes on shared cores spin)."""
+    done = _done(results)
+    todo = [j for j in jobs if j["id"] not in done]
+    os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("CALIB_THREADS", "1"))  # read by each spawned process
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ran = 0
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(max(1, workers), initializer=_init_worker, maxtasksperchild=1) as pool:
+        for row in pool.imap_unordered(partial(_run_before, scratch=scratch, deadline=deadline), todo):
+            if row is None:
+                continue
+            _append(results, row)
+            ran += 1
+            print(f"[{ran}/{len(todo)}] {row['id']} -> final {row.get('final_eval')} best {row.get('best_eval')} "
+                  f"{row['seconds']} s {row.get('error', '')}", flush=True)
+    if ran < len(todo):
+        print(f"deadline reached: {len(todo) - ran} job(s) left for a later run", flush=True)
+    return ran
 
 
 def main() -> None:
@@ -286,12 +305,6 @@ def main() -> None:
     r.add_argument("--deadline", type=float, default=1e9, help="seconds from now after which no run starts")
     r.add_argument("--scratch", type=Path, default=Path("/tmp/tiaocan_calib"))
     r.add_argument("--only", default="", help="comma-separated substrings a job id must contain (all of them)")
-    w = sub.add_parser("worker")
-    for a in ("--jobs", "--results", "--scratch"):
-        w.add_argument(a, type=Path)
-    w.add_argument("--slot", type=int)
-    w.add_argument("--of", type=int)
-    w.add_argument("--deadline-at", type=float)
     a = p.parse_args()
     if a.cmd == "jobs":
         tasks = a.tasks.split(",") if a.tasks else list(TASKS)
@@ -311,24 +324,12 @@ def main() -> None:
             jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, tasks)
         a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")
         print(f"{len(jobs)} jobs -> {a.out}")
-    elif a.cmd == "run":
-        jobs_path = a.jobs
-        if a.only:
-            keep = a.only.split(",")
-            jobs = [x for x in a.jobs.read_text(encoding="utf-8").splitlines() if all(k in json.loads(x)["id"] for k in keep)]
-            jobs_path = a.scratch / "jobs.only.jsonl"
-            a.scratch.mkdir(parents=True, exist_ok=True)
-            jobs_path.write_text("\n".join(jobs) + "\n", encoding="utf-8")
-        at = time.time() + a.deadline
-        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("CALIB_THREADS", "1"), TOKENIZERS_PARALLELISM="false")
-        procs = [subprocess.Popen([sys.executable, __file__, "worker", "--jobs", str(jobs_path), "--results", str(a.results),
-                                   "--scratch", str(a.scratch), "--slot", str(k), "--of", str(a.workers),
-                                   "--deadline-at", str(at)], env=env) for k in range(a.workers)]
-        rc = max(proc.wait() for proc in procs)
-        print(f"{len(_done(a.results))} runs in {a.results}")
-        sys.exit(rc)
     else:
-        worker(a.jobs, a.results, a.slot, a.of, a.deadline_at, a.scratch)
+        jobs = [json.loads(x) for x in a.jobs.read_text(encoding="utf-8").splitlines() if x.strip()]
+        keep = [k for k in a.only.split(",") if k]
+        jobs = [j for j in jobs if all(k in j["id"] for k in keep)]
+        run_jobs(jobs, a.results, a.workers, time.time() + a.deadline, a.scratch)
+        print(f"{len(_done(a.results))} runs in {a.results}")
 
 
 if __name__ == "__main__":

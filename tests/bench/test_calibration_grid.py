@@ -26,3 +26,28 @@ def test_run_one_scores_final_and_best(tiny_model_dir, tmp_path, monkeypatch):
     assert row["tokens"] > 0 and row["batch"] == 4
     assert row["config"]["learning_rate"] == 1e-3 and "output_dir" not in row["config"], "the run's whole config"
     assert not (tmp_path / "scratch" / "tiny_t_grid").exists(), "scratch run removed"
+
+
+def test_run_jobs_resumes_and_honours_the_deadline(tiny_model_dir, tmp_path, monkeypatch):
+    """`grid.py run`: jobs already in the results file are skipped, each new row is appended as its run ends, and
+    no run starts after the deadline (those jobs stay for a later run)."""
+    import grid
+
+    rows = [{"messages": [{"role": "user", "content": f"q {i}?"}, {"role": "assistant", "content": f"a {i}."}]}
+            for i in range(12)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))
+    (tmp_path / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[8:]))
+    monkeypatch.setattr(grid, "DATA", tmp_path.parent)
+    base = dict(model_name_or_path=str(tiny_model_dir), cutoff_len=64, lora_rank=4, lora_alpha=8, packing=True)
+    jobs = [dict(id=f"tiny|t|grid|{lr}", task="t", model="tiny", kind="grid",
+                 config=grid.run_config(base, tmp_path.name, lr=lr, batch=4, epochs=1.0, micro_cap=4))
+            for lr in (1e-3, 2e-3)]
+    results = tmp_path / "runs.jsonl"
+    results.write_text(json.dumps({"id": jobs[0]["id"], "final_eval": 1.0}) + "\n")
+    assert grid.run_jobs(jobs, results, workers=2, deadline=0.0, scratch=tmp_path / "s") == 0
+    assert len(results.read_text().splitlines()) == 1, "nothing ran after the deadline"
+    monkeypatch.chdir(ROOT)  # job paths are relative to the repository root, as on the machines that run them
+    assert grid.run_jobs(jobs, results, workers=2, deadline=9e9, scratch=tmp_path / "s") == 1
+    ids = [json.loads(x)["id"] for x in results.read_text().splitlines()]
+    assert ids == [jobs[0]["id"], jobs[1]["id"]], "the done job was skipped, the other appended once"
+    assert "error" not in json.loads(results.read_text().splitlines()[1])
