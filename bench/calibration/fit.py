@@ -135,6 +135,26 @@ def predict(rule: dict, model: str, d: dict, own: bool = False) -> float:
     return ref_lr(model) * math.exp(c + rule["a"] * xb + rule["s"] * xh)
 
 
+def within2(rule: dict, data: list[dict]) -> int:
+    """Curves whose measured best lr lies within x2 of the rule's (across-model) prediction."""
+    return sum(abs(math.log(predict(rule, d["model"], d) / (ref_lr(d["model"]) * math.exp(d["y"])))) <= math.log(2)
+               for d in data)
+
+
+BUILTIN = {"gemma3-270m": "gemma-3-270m"}  # the suite's model names -> the rule module's built-in keys
+
+
+def rule_constants(data: list[dict]) -> dict:
+    """The learning-rate rule's fitted constants (the chosen form, "sqrt batch + seen") from these interior optima,
+    under the names planning/rules/learning_rate.py gives them: the module copies them, grid.py's leave-one-task-out
+    plan swaps them in, and tests/bench/test_calibration_fit.py checks that the module's copy matches runs.jsonl."""
+    rule = fit(data, "seen", 0.5)
+    return dict(MULT=math.exp(rule["c"]), SEEN_EXP=-rule["s"], SEEN_MEASURED=max(d["seen"] for d in data),
+                SEEN_MIN_MEASURED=min(d["seen"] for d in data),
+                MODEL_MULT={BUILTIN.get(m, m): math.exp(o) for m, o in rule["offsets"].items()},
+                CALIBRATION_WITHIN2=within2(rule, data), CALIBRATION_CURVES=len(data))
+
+
 def curve_point(model: str, task: str, batch: int, ep: float, pts: list) -> dict:
     r = pts[0][2]
     steps = max(p[2].get("total_steps", 0) for p in pts)
@@ -186,14 +206,16 @@ def main() -> None:
     scored: dict[tuple[str, bool], dict[tuple, float | None]] = {}
     for name, (horizon, bexp) in VARIANTS.items():
         rule = fit(data, horizon, bexp)
-        within2 = sum(abs(math.log(predict(rule, d["model"], d) / (ref_lr(d["model"]) * math.exp(d["y"]))))
-                      <= math.log(2) for d in data)
         offs = ", ".join(f"{m} x{math.exp(o - rule['c']):.2f}" for m, o in sorted(rule["offsets"].items()))
         print(f"\n## {name}: c x{math.exp(rule['c']):.2f}, a {rule['a']:+.2f}, s {rule['s']:+.2f} "
-              f"(H0 {H0[horizon]:g} {horizon}); in-sample within x2: {within2}/{len(data)}; model offsets {offs}")
+              f"(H0 {H0[horizon]:g} {horizon}); in-sample within x2: {within2(rule, data)}/{len(data)}; model offsets {offs}")
         for own in (False, True):
             scored[(name, own)] = loto(cs, data, horizon, bexp, best_task, own)
     common(scored)
+    k = rule_constants(data)
+    print("\nthe rule's constants (planning/rules/learning_rate.py): " + ", ".join(
+        f"{n} {v:.3g}" if isinstance(v, float) else f"{n} {v}" for n, v in k.items() if n != "MODEL_MULT")
+        + "; MODEL_MULT " + ", ".join(f"{m} {v:.3g}" for m, v in sorted(k["MODEL_MULT"].items())))
 
 
 def common(scored: dict[tuple[str, bool], dict[tuple, float | None]]) -> None:
@@ -373,9 +395,10 @@ def baselines(rows: list[dict]) -> None:
 USER_BASELINES = ("llamaboard", "lf_example", "common_2e-4", "practitioner")  # issue 12 item 3 (c)-(f)
 
 
-def targets(rows: list[dict], best: dict[tuple, dict]) -> None:
+def targets(rows: list[dict], best: dict[tuple, dict]) -> dict[str, dict[tuple, float]]:
     """Issue 12 item 3's targets, over (model, task): the leave-one-task-out plan's median / worst regret against each
-    task's best measured run, each baseline's, and on how many tasks the plan beat every baseline run there."""
+    task's best measured run, each baseline's, and on how many tasks the plan beat every baseline run there.
+    Returns each kind's regret (%) per (model, task)."""
     regret: dict[str, dict[tuple, float]] = defaultdict(dict)
     for r in rows:
         k = (r["model"], r["task"])
@@ -390,6 +413,7 @@ def targets(rows: list[dict], best: dict[tuple, dict]) -> None:
     beaten = [k for k in plan if any(k in regret[b] for b in USER_BASELINES)]
     wins = [k for k in beaten if all(plan[k] < regret[b][k] for b in USER_BASELINES if k in regret[b])]
     print(f"  plan_loto below every baseline run on its task: {len(wins)} of the {len(beaten)} tasks with baselines")
+    return regret
 
 
 if __name__ == "__main__":

@@ -110,12 +110,9 @@ def loto_plan_job(task: str, model: str, gpu: str | None, runs: Path = HERE / "r
     from tiaocan.planning.rules import learning_rate as rule_mod
 
     data = [d for d in fit.interior(fit.curves(fit.load(runs))) if d["task"] != task]
-    rule = fit.fit(data, "seen", 0.5)
     names = ("MULT", "SEEN_EXP", "SEEN_MEASURED", "MODEL_MULT")
+    loto = {n: v for n, v in fit.rule_constants(data).items() if n in names}
     saved = {n: getattr(rule_mod, n) for n in names}
-    builtin = {"gemma3-270m": "gemma-3-270m"}  # fit.py's model names -> the rule's built-in keys
-    loto = dict(MULT=math.exp(rule["c"]), SEEN_EXP=-rule["s"], SEEN_MEASURED=max(d["seen"] for d in data),
-                MODEL_MULT={builtin.get(m, m): math.exp(o) for m, o in rule["offsets"].items()})
     try:
         for n, v in loto.items():
             setattr(rule_mod, n, v)

@@ -90,3 +90,26 @@ def test_loto_plan_is_the_rule_refitted_without_the_task(runs, tmp_path, monkeyp
                             overrides={"loraplus_lr_ratio": 16})
     assert lp["id"].startswith("smollm2-135m|a|plan_loto_lp16|") and lp["id"].endswith("|lp16")
     assert lp["config"]["learning_rate"] == pytest.approx(cfg["learning_rate"] / 4, rel=0.05)
+
+
+def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
+    """planning/rules/learning_rate.py copies its fitted constants from fit.py on bench/calibration/runs.jsonl (rounded
+    to the printed digits): new runs that move the fit, or a hand edit, must come with the refit, and the reasons'
+    "how sure" numbers with it."""
+    import statistics
+
+    import fit
+    from tiaocan.planning.rules import learning_rate as rule
+
+    rows = fit.load(fit.HERE / "runs.jsonl")
+    k = fit.rule_constants(fit.interior(fit.curves(rows)))
+    assert rule.MULT == pytest.approx(k["MULT"], abs=0.0051) and rule.SEEN_EXP == pytest.approx(k["SEEN_EXP"], abs=0.0051)
+    assert (rule.SEEN_MEASURED, rule.SEEN_MIN_MEASURED) == (k["SEEN_MEASURED"], k["SEEN_MIN_MEASURED"])
+    assert rule.MODEL_MULT.keys() == k["MODEL_MULT"].keys()
+    for m, v in k["MODEL_MULT"].items():  # written as MULT x the model's offset, each rounded to 2 digits
+        assert rule.MODEL_MULT[m] == pytest.approx(v, rel=0.012), m
+    assert (rule.CALIBRATION_WITHIN2, rule.CALIBRATION_CURVES) == (k["CALIBRATION_WITHIN2"], k["CALIBRATION_CURVES"])
+    plan = sorted(fit.targets(rows, fit.best_runs(rows))["plan_loto"].values())
+    capsys.readouterr()
+    assert (rule.PLAN_LOTO_MEDIAN, rule.PLAN_LOTO_WORST, rule.PLAN_LOTO_TASKS) == pytest.approx(
+        (round(statistics.median(plan), 1), round(plan[-1], 1), len(plan)))
