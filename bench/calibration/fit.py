@@ -90,13 +90,18 @@ def ref_lr(model: str) -> float:
 # counts (examples seen = examples x epochs; training tokens, Bjorck et al.'s horizon; optimizer steps; epochs =
 # repetition alone) and whether the batch exponent is fitted or held at the square root. Chosen by leave-one-task-out
 # regret, never by in-sample fit.
-H0 = {"seen": 1000.0, "tokens": 30000.0, "steps": 100.0, "epochs": 3.0, "none": 1.0}
-VARIANTS = {"sqrt batch + seen": ("seen", 0.5), "sqrt batch + tokens": ("tokens", 0.5), "batch + seen": ("seen", None),
-            "batch + steps": ("steps", None), "batch + epochs": ("epochs", None), "batch only": ("none", None)}
+H0 = {"seen": 1000.0, "seen, bent": 1000.0, "tokens": 30000.0, "steps": 100.0, "epochs": 3.0, "none": 1.0}
+VARIANTS = {"sqrt batch + seen": ("seen", 0.5), "sqrt batch + seen, bent": ("seen, bent", 0.5),
+            "sqrt batch + tokens": ("tokens", 0.5), "batch + seen": ("seen", None), "batch + steps": ("steps", None),
+            "batch + epochs": ("epochs", None), "batch only": ("none", None)}
+# "seen, bent": the horizon's slope may change at H0 (a second slope s2 added beyond 1,000 examples seen), the shape
+# the rule module assumes when it switches to the long-run exponent; it must beat the straight line held out to stay.
 
 
-def features(d: dict, horizon: str) -> tuple[float, float]:
-    return math.log(d["batch"] / 8), (math.log(d[horizon] / H0[horizon]) if horizon != "none" else 0.0)
+def features(d: dict, horizon: str) -> tuple[float, float, float]:
+    """(log batch / 8, log horizon / H0, the same beyond H0 for the bent form, else 0)."""
+    xh = math.log(d[horizon.split(",")[0]] / H0[horizon]) if horizon != "none" else 0.0
+    return math.log(d["batch"] / 8), xh, (max(0.0, xh) if horizon.endswith("bent") else 0.0)
 
 
 def fit(data: list[dict], horizon: str, batch_exp: float | None) -> dict:
@@ -117,22 +122,27 @@ def fit(data: list[dict], horizon: str, batch_exp: float | None) -> dict:
     X, Y = np.array(X), np.array(Y)
     if batch_exp is not None:
         Y, X = Y - batch_exp * X[:, 0], X[:, 1:]
-    cols = [k for k in range(X.shape[1]) if np.abs(X[:, k]).sum() > 1e-9]
+    cols = [k for k in range(X.shape[1]) if np.abs(X[:, k]).sum() > 1e-9]  # a form without a term has a zero column
     coef = np.zeros(X.shape[1])
     if cols and len(Y) > len(cols):
         coef[cols] = np.linalg.lstsq(X[:, cols], Y, rcond=None)[0]
-    a, s = (batch_exp, float(coef[0])) if batch_exp is not None else (float(coef[0]), float(coef[1]))
-    offsets = {m: float(np.mean([d["y"] - a * features(d, horizon)[0] - s * features(d, horizon)[1] for d in pts]))
-               for m, pts in by.items()}
-    return dict(horizon=horizon, a=a, s=s, c=sum(offsets.values()) / len(offsets), offsets=offsets)
+    a, s, s2 = (batch_exp, *map(float, coef)) if batch_exp is not None else tuple(map(float, coef))
+    rule = dict(horizon=horizon, a=a, s=s, s2=s2)
+    rule["offsets"] = {m: float(np.mean([d["y"] - _slopes(rule, d) for d in pts])) for m, pts in by.items()}
+    rule["c"] = sum(rule["offsets"].values()) / len(rule["offsets"])
+    return rule
+
+
+def _slopes(rule: dict, d: dict) -> float:
+    xb, xh, xk = features(d, rule["horizon"])
+    return rule["a"] * xb + rule["s"] * xh + rule["s2"] * xk
 
 
 def predict(rule: dict, model: str, d: dict, own: bool = False) -> float:
     """The rule's lr; own=True uses the model's own fitted offset where the fit saw the model (a calibrated model,
     like the cookbook's per-checkpoint table), else the across-model constant (a model never measured)."""
-    xb, xh = features(d, rule["horizon"])
     c = rule["offsets"].get(model, rule["c"]) if own else rule["c"]
-    return ref_lr(model) * math.exp(c + rule["a"] * xb + rule["s"] * xh)
+    return ref_lr(model) * math.exp(c + _slopes(rule, d))
 
 
 def within2(rule: dict, data: list[dict]) -> int:
@@ -207,7 +217,8 @@ def main() -> None:
     for name, (horizon, bexp) in VARIANTS.items():
         rule = fit(data, horizon, bexp)
         offs = ", ".join(f"{m} x{math.exp(o - rule['c']):.2f}" for m, o in sorted(rule["offsets"].items()))
-        print(f"\n## {name}: c x{math.exp(rule['c']):.2f}, a {rule['a']:+.2f}, s {rule['s']:+.2f} "
+        print(f"\n## {name}: c x{math.exp(rule['c']):.2f}, a {rule['a']:+.2f}, s {rule['s']:+.2f}"
+              + (f" (beyond H0 {rule['s'] + rule['s2']:+.2f})" if rule["s2"] else "") + " "
               f"(H0 {H0[horizon]:g} {horizon}); in-sample within x2: {within2(rule, data)}/{len(data)}; model offsets {offs}")
         for own in (False, True):
             scored[(name, own)] = loto(cs, data, horizon, bexp, best_task, own)
@@ -229,7 +240,7 @@ def common(scored: dict[tuple[str, bool], dict[tuple, float | None]]) -> None:
         for name, r in forms.items():
             vals = sorted(r[k] for k in keys)
             if vals:
-                print(f"  {name:18s} median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %; outside the "
+                print(f"  {name:24s} median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %; outside the "
                       f"measured lrs on {sum(v is None for v in r.values())} of {len(r)} curves")
 
 

@@ -53,7 +53,7 @@ def test_fit_recovers_the_rule_and_the_interactions(runs, capsys, monkeypatch):
     line = next(x for x in out.splitlines() if x.startswith("## sqrt batch + seen"))
     assert "a +0.50, s -0.20" in line and "within x2: 12/12" in line
     common = out[out.index("every form could be read on (own model offset)"):]
-    assert "sqrt batch + seen  median +0.0 %, worst +0.0 %" in common
+    assert "sqrt batch + seen        median +0.0 %, worst +0.0 %" in common
     # LoRA+ and rank read against the plain curve of the same (task, batch, epochs)
     assert "LoRA+ 16 vs plain LoRA, smollm2-135m a b8 e3:" in out and "= x0.25 (ratio^-0.50)" in out
     assert "rank 8 / alpha 16 vs 16 / 32" in out and "= x2.00 (the rule: x2.00)" in out
