@@ -86,6 +86,19 @@ def test_lr_reason_and_user_override(facts):
     assert ro.overridden and ro.value == 1e-4 and o.config["learning_rate"] == 1e-4 and "suggest" in ro.reason
 
 
+def test_lr_reason_says_when_the_horizon_is_extrapolated(facts):
+    """Beyond the longest run the suite measured, the reason says the horizon term is extrapolated (en and zh)."""
+    from tiaocan.planning.rules.learning_rate import SEEN_MEASURED
+
+    short = recs(make_plan(QWEN7, facts, gpu="H100-80GB", overrides=["max_steps=5"]))["learning_rate"]
+    steps = math.ceil(2 * SEEN_MEASURED / 8)
+    long = make_plan(QWEN7, facts, gpu="H100-80GB", overrides=[f"max_steps={steps}", "effective_batch=8"])
+    assert "horizon" in short.reason and "extrapolated" not in short.reason
+    assert "extrapolated" in recs(long)["learning_rate"].reason
+    zh = make_plan(QWEN7, facts, gpu="H100-80GB", overrides=[f"max_steps={steps}", "effective_batch=8"], lang="zh")
+    assert "外推" in recs(zh)["learning_rate"].reason
+
+
 def p_shape():
     return shape_from_config(BUILTIN["qwen2.5-7b"], name=QWEN7)
 

@@ -163,6 +163,8 @@ def learning_rate(ctx: Ctx) -> list[Rec]:
                               factor=r["horizon_factor"], within=CALIBRATION_WITHIN2, curves=CALIBRATION_CURVES,
                               median=LOTO_MEDIAN, worst=LOTO_WORST, loto=LOTO_CURVES, pmedian=PLAN_LOTO_MEDIAN,
                               pworst=PLAN_LOTO_WORST, ptasks=PLAN_LOTO_TASKS))
+        if seen > SEEN_MEASURED:
+            extra.append(ctx.text("learning_rate", "horizon_beyond", measured=SEEN_MEASURED, lexp=LONG_EXP))
         extra.append(ctx.text("learning_rate", "model_own" if sh["own"] else "model_mean",
                               low=min(MODEL_MULT.values()) / MULT, high=max(MODEL_MULT.values()) / MULT))
     if r["scale_factor"] != 1.0:
