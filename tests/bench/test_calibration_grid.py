@@ -7,15 +7,22 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "calibration"))
 
 
-def test_run_one_scores_final_and_best(tiny_model_dir, tmp_path, monkeypatch):
+def _tiny_task(task_dir: Path, n_train: int, n_val: int, tiny_model_dir: Path, monkeypatch) -> dict:
+    """A task folder (train.jsonl / val.jsonl of one-line QA) that grid.py reads as its DATA; returns a base config."""
     import grid
 
     rows = [{"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}."}]}
-            for i in range(24)]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:20]))
-    (tmp_path / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[20:]))
-    monkeypatch.setattr(grid, "DATA", tmp_path.parent)
-    base = dict(model_name_or_path=str(tiny_model_dir), cutoff_len=64, lora_rank=4, lora_alpha=8, packing=True)
+            for i in range(n_train + n_val)]
+    (task_dir / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:n_train]))
+    (task_dir / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[n_train:]))
+    monkeypatch.setattr(grid, "DATA", task_dir.parent)
+    return dict(model_name_or_path=str(tiny_model_dir), cutoff_len=64, lora_rank=4, lora_alpha=8, packing=True)
+
+
+def test_run_one_scores_final_and_best(tiny_model_dir, tmp_path, monkeypatch):
+    import grid
+
+    base = _tiny_task(tmp_path, 20, 4, tiny_model_dir, monkeypatch)
     cfg = grid.run_config(base, tmp_path.name, lr=1e-3, batch=4, epochs=2.0, micro_cap=2)
     assert (cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]) == (2, 2)
     row = grid.run_one(dict(id="tiny|t|grid", task="t", model="tiny", kind="grid", config=cfg), tmp_path / "scratch")
@@ -33,12 +40,7 @@ def test_run_jobs_resumes_and_honours_the_deadline(tiny_model_dir, tmp_path, mon
     no run starts after the deadline (those jobs stay for a later run)."""
     import grid
 
-    rows = [{"messages": [{"role": "user", "content": f"q {i}?"}, {"role": "assistant", "content": f"a {i}."}]}
-            for i in range(12)]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))
-    (tmp_path / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[8:]))
-    monkeypatch.setattr(grid, "DATA", tmp_path.parent)
-    base = dict(model_name_or_path=str(tiny_model_dir), cutoff_len=64, lora_rank=4, lora_alpha=8, packing=True)
+    base = _tiny_task(tmp_path, 8, 4, tiny_model_dir, monkeypatch)
     jobs = [dict(id=f"tiny|t|grid|{lr}", task="t", model="tiny", kind="grid",
                  config=grid.run_config(base, tmp_path.name, lr=lr, batch=4, epochs=1.0, micro_cap=4))
             for lr in (1e-3, 2e-3)]
