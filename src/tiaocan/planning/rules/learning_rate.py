@@ -72,7 +72,7 @@ LOTO_MEDIAN, LOTO_WORST, LOTO_CURVES = 0.9, 31.6, 11
 # The whole plan, run as written on a task left out of the fit (bench/calibration `grid.py jobs --plan-loto`; fit.py's
 # "per kind" lines): its held-out loss against that task's best measured run, SmolLM2 on support60 / support / pyfaq /
 # chatter_zh / chatter_en.
-PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 2.2, 8.5, 5
+PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 2.6, 21.6, 5
 SRC = ("tinker-cookbook hyperparam_utils.get_lr / LoRA Without Regret; Malladi et al. 2022 (sqrt batch); "
        "tiaocan calibration suite (short runs: batch, epochs, model); Filatov et al. 2025 / Bjorck et al. 2024 (long)")
 
