@@ -262,18 +262,27 @@ def run_jobs(jobs: list[dict], results: Path, workers: int, deadline: float, scr
     badly. Threads per process: CALIB_THREADS (default 1: two CPU-heavy processes on shared cores spin)."""
     done = _done(results)
     todo = [j for j in jobs if j["id"] not in done]
-    os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("CALIB_THREADS", "1"))  # read by each spawned process
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # each spawned process reads the environment when it starts (the pool starts one per run): set for its life only
+    env = {"OMP_NUM_THREADS": os.environ.get("CALIB_THREADS", "1"), "TOKENIZERS_PARALLELISM": "false"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     ran = 0
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(max(1, workers), initializer=_init_worker, maxtasksperchild=1) as pool:
-        for row in pool.imap_unordered(partial(_run_before, scratch=scratch, deadline=deadline), todo):
-            if row is None:
-                continue
-            _append(results, row)
-            ran += 1
-            print(f"[{ran}/{len(todo)}] {row['id']} -> final {row.get('final_eval')} best {row.get('best_eval')} "
-                  f"{row['seconds']} s {row.get('error', '')}", flush=True)
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(max(1, workers), initializer=_init_worker, maxtasksperchild=1) as pool:
+            for row in pool.imap_unordered(partial(_run_before, scratch=scratch, deadline=deadline), todo):
+                if row is None:
+                    continue
+                _append(results, row)
+                ran += 1
+                print(f"[{ran}/{len(todo)}] {row['id']} -> final {row.get('final_eval')} best "
+                      f"{row.get('best_eval')} {row['seconds']} s {row.get('error', '')}", flush=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     if ran < len(todo):
         print(f"deadline reached: {len(todo) - ran} job(s) left for a later run", flush=True)
     return ran

@@ -1,5 +1,6 @@
 """The calibration runner (bench/calibration/grid.py): one real run on the tiny model is scored at its last step."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def test_run_jobs_resumes_and_honours_the_deadline(tiny_model_dir, tmp_path, mon
     jobs = [dict(id=f"tiny|t|grid|{lr}", task="t", model="tiny", kind="grid",
                  config=grid.run_config(base, tmp_path.name, lr=lr, batch=4, epochs=1.0, micro_cap=4))
             for lr in (1e-3, 2e-3)]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
     results = tmp_path / "runs.jsonl"
     results.write_text(json.dumps({"id": jobs[0]["id"], "final_eval": 1.0}) + "\n")
     assert grid.run_jobs(jobs, results, workers=2, deadline=0.0, scratch=tmp_path / "s") == 0
@@ -53,3 +55,4 @@ def test_run_jobs_resumes_and_honours_the_deadline(tiny_model_dir, tmp_path, mon
     ids = [json.loads(x)["id"] for x in results.read_text().splitlines()]
     assert ids == [jobs[0]["id"], jobs[1]["id"]], "the done job was skipped, the other appended once"
     assert "error" not in json.loads(results.read_text().splitlines()[1])
+    assert os.environ["OMP_NUM_THREADS"] == "3", "the workers' thread setting is theirs alone: ours is restored"
