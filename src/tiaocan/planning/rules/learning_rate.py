@@ -103,7 +103,7 @@ def model_mult(shape) -> tuple[float, bool]:
 
 def horizon_factor(seen: float | None) -> float:
     """The horizon's part of the short-run rule (examples seen, epochs counted): (seen / 1000)^-SEEN_EXP within the
-    measured horizon, falling faster (seen^-LONG_EXP) beyond it. 1.0 when the horizon is unknown."""
+    measured horizon, then as seen^-LONG_EXP (the long-run literature's law) beyond it. 1.0 when the horizon is unknown."""
     if not seen or seen <= 0:
         return 1.0
     if seen <= SEEN_MEASURED:
