@@ -51,7 +51,7 @@ from tasks import DATA, TASKS  # noqa: E402
 LRS = [1.25e-4 * 2 ** k for k in range(8)]
 # Effective batches per task: x4 apart, scaled with the task (a batch of 64 on 60 examples is 1 step an epoch).
 BATCHES = {"support60": (2, 8, 32), "support": (2, 8, 32), "pyfaq": (2, 8, 32), "chatter_zh": (4, 16, 64),
-           "chatter_en": (4, 16, 64), "sharegpt": (8, 32, 128)}
+           "chatter_en": (4, 16, 64), "sharegpt": (8, 32, 128), "sharegpt100": (2, 8, 32)}
 EPOCHS = {"sharegpt": 1}  # 3 elsewhere; 3,000 long conversations x 3 epochs is more than this suite can afford
 HORIZON_TASKS = ("support", "chatter_en")  # + a 1-epoch lr sweep at the middle batch: the horizon effect alone
 LORAPLUS = 16.0

