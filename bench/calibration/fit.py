@@ -23,6 +23,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +47,15 @@ def curves(rows: list[dict]) -> dict[tuple, list[tuple[float, float, dict]]]:
     return {k: sorted(v, key=lambda x: x[0]) for k, v in out.items()}
 
 
+def _parabola(points: list[tuple[float, float, dict]], i: int) -> tuple[float, float]:
+    """(a, b) of the loss = a x^2 + b x + c through points i-1, i, i+1, x = log2(lr)."""
+    (x0, y0), (x1, y1), (x2, y2) = [(math.log2(points[k][0]), points[k][1]) for k in (i - 1, i, i + 1)]
+    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
+    return a, b
+
+
 def optimum(points: list[tuple[float, float, dict]]) -> tuple[float, float, str]:
     """(lr*, loss there, 'interior' | 'low edge' | 'high edge' | 'too few')."""
     if len(points) < 3:
@@ -54,14 +64,19 @@ def optimum(points: list[tuple[float, float, dict]]) -> tuple[float, float, str]
     i = min(range(len(points)), key=lambda k: points[k][1])
     if i in (0, len(points) - 1):
         return points[i][0], points[i][1], "low edge" if i == 0 else "high edge"
-    (x0, y0), (x1, y1), (x2, y2) = [(math.log2(points[k][0]), points[k][1]) for k in (i - 1, i, i + 1)]
-    denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
-    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
-    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
+    a, b = _parabola(points, i)
+    x0, x1, x2 = (math.log2(points[k][0]) for k in (i - 1, i, i + 1))
     if a <= 0:
         return points[i][0], points[i][1], "interior"
     xv = min(max(-b / (2 * a), x0), x2)
-    return 2 ** xv, y1 - a * (x1 - xv) ** 2, "interior"
+    return 2 ** xv, points[i][1] - a * (x1 - xv) ** 2, "interior"
+
+
+def curvature(points: list[tuple[float, float, dict]]) -> float:
+    """What a miss costs on this curve: its parabola's curvature around the best measured point, relative to that
+    loss (the regret of a x2 miss, as a fraction, for a pure parabola). For an interior optimum only."""
+    i = min(range(len(points)), key=lambda k: points[k][1])
+    return max(_parabola(points, i)[0], 0.0) / points[i][1]
 
 
 def loss_at(points: list[tuple[float, float, dict]], lr: float) -> float | None:
@@ -90,51 +105,71 @@ def ref_lr(model: str) -> float:
 # counts (examples seen = examples x epochs; training tokens, Bjorck et al.'s horizon; optimizer steps; epochs =
 # repetition alone) and whether the batch exponent is fitted or held at the square root. Chosen by leave-one-task-out
 # regret, never by in-sample fit.
-H0 = {"seen": 1000.0, "seen, bent": 1000.0, "tokens": 30000.0, "steps": 100.0, "epochs": 3.0, "none": 1.0}
-VARIANTS = {"sqrt batch + seen": ("seen", 0.5), "sqrt batch + seen, bent": ("seen, bent", 0.5),
-            "sqrt batch + tokens": ("tokens", 0.5), "batch + seen": ("seen", None), "batch + steps": ("steps", None),
-            "batch + epochs": ("epochs", None), "batch only": ("none", None)}
-# "seen, bent": the horizon's slope may change at H0 (a second slope s2 added beyond 1,000 examples seen), the shape
-# the rule module assumes when it switches to the long-run exponent; it must beat the straight line held out to stay.
+H0 = {"seen": 1000.0, "tokens": 30000.0, "steps": 100.0, "epochs": 3.0, "none": 1.0}
 
 
-def features(d: dict, horizon: str) -> tuple[float, float, float]:
+@dataclass(frozen=True)
+class Form:
+    """One candidate rule's shape (its constants come from `fit`)."""
+    horizon: str  # what the horizon counts: a key of H0 ("none": no horizon term)
+    batch_exp: float | None  # the batch exponent held fixed (0.5: the square root), or None: fitted
+    bent: bool = False  # a second horizon slope s2 added beyond H0 (the rule module's switch to a long-run exponent)
+    weighted: bool = False  # each curve weighs what a miss costs there (its curvature), not its log-lr distance
+
+
+FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form("seen", 0.5, bent=True),
+         "sqrt batch + seen, weighted": Form("seen", 0.5, weighted=True),
+         "sqrt batch + tokens": Form("tokens", 0.5), "batch + seen": Form("seen", None),
+         "batch + steps": Form("steps", None), "batch + epochs": Form("epochs", None), "batch only": Form("none", None)}
+CHOSEN = FORMS["sqrt batch + seen"]  # the form planning/rules/learning_rate.py implements (rule_constants)
+# "bent": it must beat the straight line held out to stay. "weighted": least squares on log lr treats a ×2 miss the
+# same on every curve, but on a flat curve (chatter_en at 3 epochs: ±×2 costs < 1 %) it costs nothing and on a steep
+# one (support at 3 epochs: ÷2 costs +26 %) a lot; weighting each curve by its parabola's curvature (relative to its
+# best loss: the regret of a unit miss in log2 lr) fits what a miss costs, the quantity the validation scores.
+
+
+def features(d: dict, form: Form) -> tuple[float, float, float]:
     """(log batch / 8, log horizon / H0, the same beyond H0 for the bent form, else 0)."""
-    xh = math.log(d[horizon.split(",")[0]] / H0[horizon]) if horizon != "none" else 0.0
-    return math.log(d["batch"] / 8), xh, (max(0.0, xh) if horizon.endswith("bent") else 0.0)
+    xh = math.log(d[form.horizon] / H0[form.horizon]) if form.horizon != "none" else 0.0
+    return math.log(d["batch"] / 8), xh, (max(0.0, xh) if form.bent else 0.0)
 
 
-def fit(data: list[dict], horizon: str, batch_exp: float | None) -> dict:
+def fit(data: list[dict], form: Form) -> dict:
     """Least squares on the within-model deviations (fixed effects: each model's own offset removed, so a model
     measured in one setting does not bend the slopes); the rule's constant is the mean of the models' offsets
-    (each model weighs the same: the plan must serve models it was not calibrated on)."""
+    (each model weighs the same: the plan must serve models it was not calibrated on). A weighted form weighs each
+    curve by d["w"] (its relative curvature), in the offsets and the slopes alike."""
     import numpy as np
 
     by: dict[str, list[dict]] = defaultdict(list)
     for d in data:
         by[d["model"]].append(d)
-    X, Y = [], []
+    X, Y, W = [], [], []
     for pts in by.values():
-        f = np.array([features(d, horizon) for d in pts])
+        f = np.array([features(d, form) for d in pts])
         y = np.array([d["y"] for d in pts])
-        X.extend(f - f.mean(0))
-        Y.extend(y - y.mean())
-    X, Y = np.array(X), np.array(Y)
-    if batch_exp is not None:
-        Y, X = Y - batch_exp * X[:, 0], X[:, 1:]
+        w = np.array([d["w"] if form.weighted else 1.0 for d in pts])
+        X.extend(f - np.average(f, axis=0, weights=w))
+        Y.extend(y - np.average(y, weights=w))
+        W.extend(w)
+    X, Y, sw = np.array(X), np.array(Y), np.sqrt(np.array(W))
+    if form.batch_exp is not None:
+        Y, X = Y - form.batch_exp * X[:, 0], X[:, 1:]
     cols = [k for k in range(X.shape[1]) if np.abs(X[:, k]).sum() > 1e-9]  # a form without a term has a zero column
     coef = np.zeros(X.shape[1])
     if cols and len(Y) > len(cols):
-        coef[cols] = np.linalg.lstsq(X[:, cols], Y, rcond=None)[0]
-    a, s, s2 = (batch_exp, *map(float, coef)) if batch_exp is not None else tuple(map(float, coef))
-    rule = dict(horizon=horizon, a=a, s=s, s2=s2)
-    rule["offsets"] = {m: float(np.mean([d["y"] - _slopes(rule, d) for d in pts])) for m, pts in by.items()}
+        coef[cols] = np.linalg.lstsq(X[:, cols] * sw[:, None], Y * sw, rcond=None)[0]
+    a, s, s2 = (form.batch_exp, *map(float, coef)) if form.batch_exp is not None else tuple(map(float, coef))
+    rule = dict(form=form, a=a, s=s, s2=s2)
+    rule["offsets"] = {m: float(np.average([d["y"] - _slopes(rule, d) for d in pts],
+                                           weights=[d["w"] if form.weighted else 1.0 for d in pts]))
+                       for m, pts in by.items()}
     rule["c"] = sum(rule["offsets"].values()) / len(rule["offsets"])
     return rule
 
 
 def _slopes(rule: dict, d: dict) -> float:
-    xb, xh, xk = features(d, rule["horizon"])
+    xb, xh, xk = features(d, rule["form"])
     return rule["a"] * xb + rule["s"] * xh + rule["s2"] * xk
 
 
@@ -158,7 +193,7 @@ def rule_constants(data: list[dict]) -> dict:
     """The learning-rate rule's fitted constants (the chosen form, "sqrt batch + seen") from these interior optima,
     under the names planning/rules/learning_rate.py gives them: the module copies them, grid.py's leave-one-task-out
     plan swaps them in, and tests/bench/test_calibration_fit.py checks that the module's copy matches runs.jsonl."""
-    rule = fit(data, "seen", 0.5)
+    rule = fit(data, CHOSEN)
     return dict(MULT=math.exp(rule["c"]), SEEN_EXP=-rule["s"], SEEN_MEASURED=max(d["seen"] for d in data),
                 SEEN_MIN_MEASURED=min(d["seen"] for d in data),
                 MODEL_MULT={BUILTIN.get(m, m): math.exp(o) for m, o in rule["offsets"].items()},
@@ -175,12 +210,13 @@ def curve_point(model: str, task: str, batch: int, ep: float, pts: list) -> dict
 
 def interior(cs: dict) -> list[dict]:
     """The fit's data: every plain-LoRA curve with an interior optimum, as (model, task, batch, horizons, y = log(lr* /
-    reference))."""
+    reference), w = its curvature)."""
     data = []
     for (model, task, batch, lp, ep), pts in sorted(cs.items()):
         lr, _, where = optimum(pts)
         if where == "interior" and not lp:
-            data.append(dict(curve_point(model, task, batch, ep, pts), y=math.log(lr / ref_lr(model))))
+            data.append(dict(curve_point(model, task, batch, ep, pts), y=math.log(lr / ref_lr(model)),
+                             w=curvature(pts)))
     return data
 
 
@@ -214,14 +250,14 @@ def main() -> None:
     for (model, task, *_), pts in cs.items():
         best_task[(model, task)] = min(best_task[(model, task)], min(p[1] for p in pts))
     scored: dict[tuple[str, bool], dict[tuple, float | None]] = {}
-    for name, (horizon, bexp) in VARIANTS.items():
-        rule = fit(data, horizon, bexp)
+    for name, form in FORMS.items():
+        rule = fit(data, form)
         offs = ", ".join(f"{m} x{math.exp(o - rule['c']):.2f}" for m, o in sorted(rule["offsets"].items()))
         print(f"\n## {name}: c x{math.exp(rule['c']):.2f}, a {rule['a']:+.2f}, s {rule['s']:+.2f}"
               + (f" (beyond H0 {rule['s'] + rule['s2']:+.2f})" if rule["s2"] else "") + " "
-              f"(H0 {H0[horizon]:g} {horizon}); in-sample within x2: {within2(rule, data)}/{len(data)}; model offsets {offs}")
+              f"(H0 {H0[form.horizon]:g} {form.horizon}); in-sample within x2: {within2(rule, data)}/{len(data)}; model offsets {offs}")
         for own in (False, True):
-            scored[(name, own)] = loto(cs, data, horizon, bexp, best_task, own)
+            scored[(name, own)] = loto(cs, data, form, best_task, own)
     common(scored)
     k = rule_constants(data)
     print("\nthe rule's constants (planning/rules/learning_rate.py): " + ", ".join(
@@ -240,12 +276,11 @@ def common(scored: dict[tuple[str, bool], dict[tuple, float | None]]) -> None:
         for name, r in forms.items():
             vals = sorted(r[k] for k in keys)
             if vals:
-                print(f"  {name:24s} median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %; outside the "
+                print(f"  {name:27s} median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %; outside the "
                       f"measured lrs on {sum(v is None for v in r.values())} of {len(r)} curves")
 
 
-def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task: dict,
-         own: bool) -> dict[tuple, float | None]:
+def loto(cs: dict, data: list[dict], form: Form, best_task: dict, own: bool) -> dict[tuple, float | None]:
     """Refit without each task, predict its plain-LoRA curves' lr, read the loss there off the measured curve.
     own: the model's offset from its other tasks (a calibrated model) instead of the across-model constant.
     Returns each held-out curve's regret in % (None: the prediction fell outside the measured lrs)."""
@@ -258,7 +293,7 @@ def loto(cs: dict, data: list[dict], horizon: str, bexp: float | None, best_task
         train = [d for d in data if d["task"] != task]
         if len(train) < 3:  # two slopes and an offset
             continue
-        rule = fit(train, horizon, bexp)
+        rule = fit(train, form)
         lr = predict(rule, model, curve_point(model, task, batch, ep, pts), own)
         at = loss_at(pts, lr)
         best = best_task[(model, task)]

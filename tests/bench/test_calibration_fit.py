@@ -53,7 +53,7 @@ def test_fit_recovers_the_rule_and_the_interactions(runs, capsys, monkeypatch):
     line = next(x for x in out.splitlines() if x.startswith("## sqrt batch + seen"))
     assert "a +0.50, s -0.20" in line and "within x2: 12/12" in line
     common = out[out.index("every form could be read on (own model offset)"):]
-    assert "sqrt batch + seen        median +0.0 %, worst +0.0 %" in common
+    assert "sqrt batch + seen           median +0.0 %, worst +0.0 %" in common
     # LoRA+ and rank read against the plain curve of the same (task, batch, epochs)
     assert "LoRA+ 16 vs plain LoRA, smollm2-135m a b8 e3:" in out and "= x0.25 (ratio^-0.50)" in out
     assert "rank 8 / alpha 16 vs 16 / 32" in out and "= x2.00 (the rule: x2.00)" in out
@@ -113,3 +113,19 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     capsys.readouterr()
     assert (rule.PLAN_LOTO_MEDIAN, rule.PLAN_LOTO_WORST, rule.PLAN_LOTO_TASKS) == pytest.approx(
         (round(statistics.median(plan), 1), round(plan[-1], 1), len(plan)))
+
+
+def test_a_weighted_form_follows_the_curves_where_a_miss_costs_most():
+    """The curvature read-out is the parabola's (0.05 per log2 step² on a loss of 2.0 → 0.025), and a weighted fit
+    lands near the steep curve's optimum where the plain fit splits the difference."""
+    import fit
+
+    pts = [(r["lr"], r["best_eval"], r) for r in _curve("a", 8, 3.0, 1e-3, 60)]
+    assert fit.curvature(pts) == pytest.approx(0.05 / 2.0)
+    assert fit.optimum(pts)[0] == pytest.approx(1e-3) and fit.optimum(pts)[2] == "interior"
+    # one horizon, two tasks whose optima are x4 apart: the steep one (w 0.3) and a flat one (w 0.01)
+    data = [dict(model="m", task="steep", batch=8, seen=1000.0, y=math.log(4.0), w=0.3),
+            dict(model="m", task="flat", batch=8, seen=1000.0, y=0.0, w=0.01)]
+    plain, weighted = fit.fit(data, fit.FORMS["sqrt batch + seen"]), fit.fit(data, fit.FORMS["sqrt batch + seen, weighted"])
+    assert math.exp(plain["c"]) == pytest.approx(2.0)  # the geometric middle
+    assert math.exp(weighted["c"]) == pytest.approx(4.0 ** (0.3 / 0.31))  # the steep curve's, nearly
