@@ -74,9 +74,10 @@ def optimum(points: list[tuple[float, float, dict]]) -> tuple[float, float, str]
 
 def curvature(points: list[tuple[float, float, dict]]) -> float:
     """What a miss costs on this curve: its parabola's curvature around the best measured point, relative to that
-    loss (the regret of a x2 miss, as a fraction, for a pure parabola). For an interior optimum only."""
+    loss (the regret of a x2 miss, as a fraction, for a pure parabola). For an interior optimum only; a flat or
+    concave read-out weighs almost nothing but is never 0 (a model whose only curve it is would have no weight)."""
     i = min(range(len(points)), key=lambda k: points[k][1])
-    return max(_parabola(points, i)[0], 0.0) / points[i][1]
+    return max(_parabola(points, i)[0], 1e-6) / points[i][1]
 
 
 def loss_at(points: list[tuple[float, float, dict]], lr: float) -> float | None:
