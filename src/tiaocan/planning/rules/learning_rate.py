@@ -78,7 +78,7 @@ LOTO_MEDIAN, LOTO_WORST, LOTO_CURVES = 1.7, 33.3, 13
 # "per kind" lines): its held-out loss against that task's best measured run, SmolLM2 on support60 / support / pyfaq /
 # chatter_zh / chatter_en (each planned by session 8's fit without it) and sharegpt100 (by session 8's rule, which
 # had never seen it).
-PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 1.8, 21.6, 6
+PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 2.0, 21.6, 6
 SRC = ("tinker-cookbook hyperparam_utils.get_lr / LoRA Without Regret; Malladi et al. 2022 (sqrt batch); "
        "tiaocan calibration suite (short runs: batch, epochs, model); Filatov et al. 2025 / Bjorck et al. 2024 (long)")
 
