@@ -145,11 +145,12 @@ def fit(data: list[dict], form: Form) -> dict:
     by: dict[str, list[dict]] = defaultdict(list)
     for d in data:
         by[d["model"]].append(d)
+    weights = {m: np.array([d["w"] if form.weighted else 1.0 for d in pts]) for m, pts in by.items()}
     X, Y, W = [], [], []
-    for pts in by.values():
+    for m, pts in by.items():
         f = np.array([features(d, form) for d in pts])
         y = np.array([d["y"] for d in pts])
-        w = np.array([d["w"] if form.weighted else 1.0 for d in pts])
+        w = weights[m]
         X.extend(f - np.average(f, axis=0, weights=w))
         Y.extend(y - np.average(y, weights=w))
         W.extend(w)
@@ -162,8 +163,7 @@ def fit(data: list[dict], form: Form) -> dict:
         coef[cols] = np.linalg.lstsq(X[:, cols] * sw[:, None], Y * sw, rcond=None)[0]
     a, s, s2 = (form.batch_exp, *map(float, coef)) if form.batch_exp is not None else tuple(map(float, coef))
     rule = dict(form=form, a=a, s=s, s2=s2)
-    rule["offsets"] = {m: float(np.average([d["y"] - _slopes(rule, d) for d in pts],
-                                           weights=[d["w"] if form.weighted else 1.0 for d in pts]))
+    rule["offsets"] = {m: float(np.average([d["y"] - _slopes(rule, d) for d in pts], weights=weights[m]))
                        for m, pts in by.items()}
     rule["c"] = sum(rule["offsets"].values()) / len(rule["offsets"])
     return rule

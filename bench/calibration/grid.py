@@ -39,6 +39,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import yaml
 
@@ -266,10 +267,8 @@ def run_jobs(jobs: list[dict], results: Path, workers: int, deadline: float, scr
     todo = [j for j in jobs if j["id"] not in done]
     # each spawned process reads the environment when it starts (the pool starts one per run): set for its life only
     env = {"OMP_NUM_THREADS": os.environ.get("CALIB_THREADS", "1"), "TOKENIZERS_PARALLELISM": "false"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     ran = 0
-    try:
+    with mock.patch.dict(os.environ, env):  # restores (or removes) both when the pool is done
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(max(1, workers), initializer=_init_worker, maxtasksperchild=1) as pool:
             for row in pool.imap_unordered(partial(_run_before, scratch=scratch, deadline=deadline), todo):
@@ -279,12 +278,6 @@ def run_jobs(jobs: list[dict], results: Path, workers: int, deadline: float, scr
                 ran += 1
                 print(f"[{ran}/{len(todo)}] {row['id']} -> final {row.get('final_eval')} best "
                       f"{row.get('best_eval')} {row['seconds']} s {row.get('error', '')}", flush=True)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     if ran < len(todo):
         print(f"deadline reached: {len(todo) - ran} job(s) left for a later run", flush=True)
     return ran
