@@ -129,3 +129,21 @@ def test_a_weighted_form_follows_the_curves_where_a_miss_costs_most():
     plain, weighted = fit.fit(data, fit.FORMS["sqrt batch + seen"]), fit.fit(data, fit.FORMS["sqrt batch + seen, weighted"])
     assert math.exp(plain["c"]) == pytest.approx(2.0)  # the geometric middle
     assert math.exp(weighted["c"]) == pytest.approx(4.0 ** (0.3 / 0.31))  # the steep curve's, nearly
+
+
+def test_results_md_holds_fit_output_of_the_committed_runs(tmp_path):
+    """bench/RESULTS.md's calibration tables are fit.py's output on runs.jsonl (results.py --check): a run appended
+    without re-syncing them fails here, and results.py rewrites only the generated blocks."""
+    import subprocess
+
+    script = ROOT / "bench" / "calibration" / "results.py"
+    check = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 0, check.stdout + check.stderr
+    stale = tmp_path / "RESULTS.md"
+    text = (ROOT / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    stale.write_text(text.replace("| plan_loto |", "| plan_loto_old |", 1), encoding="utf-8")
+    again = subprocess.run([sys.executable, str(script), "--check", "--results", str(stale)], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert again.returncode == 1 and "results.py" in again.stderr
+    subprocess.run([sys.executable, str(script), "--results", str(stale)], check=True, capture_output=True, cwd=ROOT)
+    assert stale.read_text(encoding="utf-8") == text
