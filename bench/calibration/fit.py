@@ -238,8 +238,8 @@ def interior(cs: dict) -> list[dict]:
     for (model, task, batch, lp, ep), pts in sorted(cs.items()):
         lr, _, where = optimum(pts)
         if where == "interior" and not lp:
-            data.append(dict(curve_point(model, task, batch, ep, pts, base[(model, task)]), y=math.log(lr / ref_lr(model)),
-                             w=curvature(pts)))
+            point = curve_point(model, task, batch, ep, pts, base[(model, task)])
+            data.append(dict(point, y=math.log(lr / ref_lr(model)), w=curvature(pts)))
     return data
 
 

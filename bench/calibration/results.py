@@ -1,12 +1,14 @@
 """Copy fit.py's tables into bench/RESULTS.md "calibration", so the committed numbers are the committed runs'.
 
     .venv/bin/python bench/calibration/results.py            # rewrite the generated blocks in place
-    .venv/bin/python bench/calibration/results.py --check    # exit 1 (and name the blocks) when they are stale
+    .venv/bin/python bench/calibration/results.py --check    # change nothing; exit 1 when they are stale
 
 The generated blocks are found by their first line, which fit.py prints and the prose around them never starts
 with: the plans-and-baselines table, the "per kind" summary, the forms compared held out, the chosen form's fit, the
-data-feature candidate, the every-curve table and the stopping lines. Everything else in RESULTS.md (the prose, the other sections) is left as
-it is; tests/bench/test_calibration_fit.py runs `--check`, so a run appended without re-syncing fails CI.
+data-feature candidate, the every-curve table and the stopping lines. Everything else in RESULTS.md (the prose, the
+other sections) is left as it is; tests/bench/test_calibration_fit.py runs `--check`, so a run appended without
+re-syncing fails CI. (Written because RESULTS.md mixes measured prose with these tables: a template engine would
+need the prose moved into templates; replacing blocks by their first line keeps the file as people edit it.)
 """
 from __future__ import annotations
 
