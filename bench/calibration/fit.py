@@ -359,19 +359,51 @@ def loto(cs: dict, data: list[dict], form: Form, best_task: dict, own: bool) -> 
     return out
 
 
-def loraplus_effect(cs: dict) -> None:
-    """LoRA+ against plain LoRA on the same (model, task, batch, epochs): how far LoRA+ moves the best lr (the rule's
-    loraplus factor, ratio^-k) and whether it lowers the best loss."""
+def loraplus_pairs(cs: dict) -> list[dict]:
+    """Every LoRA+ curve with its plain-LoRA twin (same model, task, batch, epochs): both optima, both best measured
+    losses, and k in lr*(LoRA+) = lr*(plain) x ratio^-k."""
+    out = []
     for (model, task, batch, lp, ep), pts in sorted(cs.items()):
         plain = cs.get((model, task, batch, 0, ep))
         if not lp or not plain:
             continue
         (lr_p, _, where_p), (lr_l, _, where_l) = optimum(plain), optimum(pts)
-        loss_p, loss_l = min(p[1] for p in plain), min(p[1] for p in pts)  # measured, not the parabola's
-        k = -math.log(lr_l / lr_p) / math.log(lp)
-        print(f"\nLoRA+ {lp:g} vs plain LoRA, {model} {task} b{batch} e{ep:g}: best lr {lr_l:.3g} ({where_l}) vs "
-              f"{lr_p:.3g} ({where_p}) = x{lr_l / lr_p:.2f} (ratio^-{k:.2f}); best measured loss {loss_l:.3f} vs {loss_p:.3f} "
-              f"({100 * (loss_l - loss_p) / loss_p:+.1f} %)")
+        out.append(dict(model=model, task=task, batch=batch, ratio=lp, epochs=ep, pts=pts, lr_p=lr_p, lr_l=lr_l,
+                        where_p=where_p, where_l=where_l, k=-math.log(lr_l / lr_p) / math.log(lp),
+                        loss_p=min(p[1] for p in plain), loss_l=min(p[1] for p in pts)))  # measured, not the parabola's
+    return out
+
+
+def loraplus_exponent(cs: dict) -> float | None:
+    """The rule's LoRA+ exponent (planning/rules/learning_rate.LORAPLUS_EXP): the mean k over the pairs whose two
+    optima are both interior; None when there is none (the rule then keeps the geometric middle, 1/2)."""
+    ks = [p["k"] for p in loraplus_pairs(cs) if p["where_p"] == p["where_l"] == "interior"]
+    return sum(ks) / len(ks) if ks else None
+
+
+def loraplus_effect(cs: dict) -> None:
+    """LoRA+ against plain LoRA on the same (model, task, batch, epochs): how far LoRA+ moves the best lr (the rule's
+    loraplus factor, ratio^-k) and whether it lowers the best loss; then each interior pair predicted from the others'
+    k (leave-one-out) against the geometric middle (k = 1/2), read off its LoRA+ curve."""
+    pairs = loraplus_pairs(cs)
+    for p in pairs:
+        print(f"\nLoRA+ {p['ratio']:g} vs plain LoRA, {p['model']} {p['task']} b{p['batch']} e{p['epochs']:g}: best lr "
+              f"{p['lr_l']:.3g} ({p['where_l']}) vs {p['lr_p']:.3g} ({p['where_p']}) = x{p['lr_l'] / p['lr_p']:.2f} "
+              f"(ratio^-{p['k']:.2f}); best measured loss {p['loss_l']:.3f} vs {p['loss_p']:.3f} "
+              f"({100 * (p['loss_l'] - p['loss_p']) / p['loss_p']:+.1f} %)")
+    inner = [p for p in pairs if p["where_p"] == p["where_l"] == "interior"]
+    if inner:
+        print(f"LoRA+ exponent (mean k over {len(inner)} interior pair(s)): {loraplus_exponent(cs):.2f}")
+    for p in pairs:  # each pair predicted from the other pairs' exponent (leave-one-out) and by the middle
+        others = [q["k"] for q in inner if q is not p]
+        if not others:
+            continue
+        k = sum(others) / len(others)
+        got = [loss_at(p["pts"], p["lr_p"] * p["ratio"] ** -kk) for kk in (k, 0.5)]
+        best = min(q[1] for q in p["pts"])
+        show = lambda x: "outside the measured lrs" if x is None else f"{100 * (x - best) / best:+.1f} %"  # noqa: E731
+        print(f"  held out: {p['model']} {p['task']} b{p['batch']}: the other pairs' k {k:.2f} -> {show(got[0])}; "
+              f"the middle (k 0.50) -> {show(got[1])} (vs the LoRA+ curve's best measured {best:.3f})")
 
 
 def rank_effect(rows: list[dict], cs: dict) -> None:

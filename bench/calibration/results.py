@@ -5,9 +5,9 @@
 
 The generated blocks are found by their first line, which fit.py prints and the prose around them never starts
 with: the plans-and-baselines table, the "per kind" summary, the forms compared held out, the chosen form's fit, the
-data-feature candidate, the every-curve table and the stopping lines. Everything else in RESULTS.md (the prose, the
-other sections) is left as it is; tests/bench/test_calibration_fit.py runs `--check`, so a run appended without
-re-syncing fails CI. (Written because RESULTS.md mixes measured prose with these tables: a template engine would
+data-feature candidate, the LoRA+ pairs, the every-curve table and the stopping lines. Everything else in RESULTS.md
+(the prose, the other sections) is left as it is; tests/bench/test_calibration_fit.py runs `--check`, so a run
+appended without re-syncing fails CI. (Written because RESULTS.md mixes measured prose with these tables: a template engine would
 need the prose moved into templates; replacing blocks by their first line keeps the file as people edit it.)
 """
 from __future__ import annotations
@@ -63,10 +63,11 @@ def blocks(out: list[str]) -> dict[str, list[str]]:
         chosen.pop()
     data_form = _span(out, lambda s: s.startswith("## sqrt batch + seen + log base loss"),
                       lambda s: s == "" or s.startswith("the rule's"))
+    loraplus = [s for s in _span(out, lambda s: s.startswith("LoRA+ "), lambda s: s.startswith("rank ")) if s]
     stopping = [s for s in out if s.startswith("stopping:") or s.startswith("  loss band")]
     return {"baselines": table("| model | task | run |"), "curves": table("| model | task | batch |"),
             "per kind": per_kind, "forms": forms, "chosen form": chosen, "data form": data_form,
-            "stopping": stopping}
+            "LoRA+": loraplus, "stopping": stopping}
 
 
 def _replace_table(body: list[str], new: list[str]) -> list[str]:
@@ -93,6 +94,7 @@ def synced(text: str, new: dict[str, list[str]]) -> str:
     out = _replace_fence(out, "leave-one-task-out on the", new["forms"])
     out = _replace_fence(out, "fits on", new["chosen form"])
     out = _replace_fence(out, "## sqrt batch + seen + log base loss", new["data form"])
+    out = _replace_fence(out, "LoRA+ ", new["LoRA+"])
     return head + out
 
 

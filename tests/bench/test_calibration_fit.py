@@ -56,6 +56,7 @@ def test_fit_recovers_the_rule_and_the_interactions(runs, capsys, monkeypatch):
     assert "sqrt batch + seen           median +0.0 %, worst +0.0 %" in common
     # LoRA+ and rank read against the plain curve of the same (task, batch, epochs)
     assert "LoRA+ 16 vs plain LoRA, smollm2-135m a b8 e3:" in out and "= x0.25 (ratio^-0.50)" in out
+    assert "LoRA+ exponent (mean k over 1 interior pair(s)): 0.50" in out
     assert "rank 8 / alpha 16 vs 16 / 32" in out and "= x2.00 (the rule: x2.00)" in out
     # a plan run is listed against the task's best measured run (itself here), rank runs are not baselines
     assert "| | | plan_v4 |" in out and "| | | rank" not in out
@@ -85,11 +86,14 @@ def test_loto_plan_is_the_rule_refitted_without_the_task(runs, tmp_path, monkeyp
     law = ref_lr("smollm2-135m") * math.sqrt(batch / 8) * (seen / 1000) ** -0.2
     assert cfg["learning_rate"] == pytest.approx(float(f"{law:.2g}"), rel=0.05)
     assert cfg["learning_rate"] != grid.plan_job("a", "smollm2-135m", None)["config"]["learning_rate"]
-    # a value the user fixes (`--set`): the same refitted rule, then the plan's own re-derivation (LoRA+ 16: lr / 4)
+    # a value the user fixes (`--set`): the same refitted rule, then the plan's own re-derivation (LoRA+ 16: the rule's
+    # measured exponent)
+    from tiaocan.planning.rules.learning_rate import LORAPLUS_EXP
+
     lp = grid.loto_plan_job("a", "smollm2-135m", None, runs=runs, kind="plan_loto_lp16",
                             overrides={"loraplus_lr_ratio": 16})
     assert lp["id"].startswith("smollm2-135m|a|plan_loto_lp16|") and lp["id"].endswith("|lp16")
-    assert lp["config"]["learning_rate"] == pytest.approx(cfg["learning_rate"] / 4, rel=0.05)
+    assert lp["config"]["learning_rate"] == pytest.approx(cfg["learning_rate"] * 16 ** -LORAPLUS_EXP, rel=0.05)
 
 
 def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
@@ -109,6 +113,7 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     for m, v in k["MODEL_MULT"].items():  # written as MULT x the model's offset, each rounded to 2 digits
         assert rule.MODEL_MULT[m] == pytest.approx(v, rel=0.012), m
     assert (rule.CALIBRATION_WITHIN2, rule.CALIBRATION_CURVES) == (k["CALIBRATION_WITHIN2"], k["CALIBRATION_CURVES"])
+    assert rule.LORAPLUS_EXP == pytest.approx(fit.loraplus_exponent(fit.curves(rows)), abs=0.0051)
     plan = sorted(fit.targets(rows, fit.best_runs(rows))["plan_loto"].values())
     capsys.readouterr()
     assert (rule.PLAN_LOTO_MEDIAN, rule.PLAN_LOTO_WORST, rule.PLAN_LOTO_TASKS) == pytest.approx(
