@@ -7,8 +7,9 @@ The generated blocks are found by their first line, which fit.py prints and the 
 with: the plans-and-baselines table, the "per kind" summary, the forms compared held out, the chosen form's fit, the
 data-feature candidate, the LoRA+ pairs, the every-curve table and the stopping lines. Everything else in RESULTS.md
 (the prose, the other sections) is left as it is; tests/bench/test_calibration_fit.py runs `--check`, so a run
-appended without re-syncing fails CI. (Written because RESULTS.md mixes measured prose with these tables: a template engine would
-need the prose moved into templates; replacing blocks by their first line keeps the file as people edit it.)
+appended without re-syncing fails CI. (Written here because RESULTS.md mixes measured prose with these tables: a
+template engine would need the prose moved into templates; replacing blocks by their first line keeps the file as
+people edit it.)
 """
 from __future__ import annotations
 
