@@ -243,10 +243,10 @@ def interior(cs: dict) -> list[dict]:
     return data
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, default=HERE / "runs.jsonl")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     rows = load(a.runs)
     cs = curves(rows)
     baselines(rows)
@@ -374,10 +374,10 @@ def loraplus_pairs(cs: dict) -> list[dict]:
     return out
 
 
-def loraplus_exponent(cs: dict) -> float | None:
-    """The rule's LoRA+ exponent (planning/rules/learning_rate.LORAPLUS_EXP): the mean k over the pairs whose two
-    optima are both interior; None when there is none (the rule then keeps the geometric middle, 1/2)."""
-    ks = [p["k"] for p in loraplus_pairs(cs) if p["where_p"] == p["where_l"] == "interior"]
+def loraplus_exponent(pairs: list[dict]) -> float | None:
+    """The rule's LoRA+ exponent (planning/rules/learning_rate.LORAPLUS_EXP): the mean k over the pairs (loraplus_pairs)
+    whose two optima are both interior; None when there is none."""
+    ks = [p["k"] for p in pairs if p["where_p"] == p["where_l"] == "interior"]
     return sum(ks) / len(ks) if ks else None
 
 
@@ -393,7 +393,7 @@ def loraplus_effect(cs: dict) -> None:
               f"({100 * (p['loss_l'] - p['loss_p']) / p['loss_p']:+.1f} %)")
     inner = [p for p in pairs if p["where_p"] == p["where_l"] == "interior"]
     if inner:
-        print(f"LoRA+ exponent (mean k over {len(inner)} interior pair(s)): {loraplus_exponent(cs):.2f}")
+        print(f"LoRA+ exponent (mean k over {len(inner)} interior pair(s)): {loraplus_exponent(pairs):.2f}")
     for p in pairs:  # each pair predicted from the other pairs' exponent (leave-one-out) and by the middle
         others = [q["k"] for q in inner if q is not p]
         if not others:

@@ -30,18 +30,9 @@ def fit_output(runs: Path) -> list[str]:
     import fit
 
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf), _argv(["fit.py", "--runs", str(runs)]):
-        fit.main()
+    with contextlib.redirect_stdout(buf):
+        fit.main(["--runs", str(runs)])
     return buf.getvalue().splitlines()
-
-
-@contextlib.contextmanager
-def _argv(argv: list[str]):
-    saved, sys.argv = sys.argv, argv
-    try:
-        yield
-    finally:
-        sys.argv = saved
 
 
 def _span(lines: list[str], start, stop) -> list[str]:
