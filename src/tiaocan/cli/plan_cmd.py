@@ -78,9 +78,11 @@ def plan_cmd(
 ) -> None:
     """What should I set for this model, this data and this GPU, and why?
 
-    With --probe the plan also measures: a few short training runs on your data and hardware choose the learning
-    rate, and the gradient noise scale (B_simple) advises the effective batch. The plan then shows a "measured"
-    section and its YAML carries the measured values, so `tiaocan tune --config plan.yaml` starts from them.
+    With --probe the plan also measures, on your data and hardware:
+    - the learning rate, from a few short training runs scored on held-out loss;
+    - the effective batch, advised by the gradient noise scale (B_simple).
+    The plan shows what it measured, and its YAML carries the measured values:
+    `tiaocan tune --config plan.yaml` starts from them.
     """
     from ..planning import make_plan
     from ._checks import FORMATS, check_choice, check_output, data_inputs
