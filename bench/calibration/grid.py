@@ -24,7 +24,7 @@ Baselines (what users run today), each once per (task, model):
 Other kinds: plan_loto (the plan as written by the rule refitted without that task: fit.py's form and constants
 with the task left out, the issue's leave-one-task-out plan; with `--set key=value --kind NAME` the same plan with a
 value the user fixed, e.g. plan_loto_lp16 for `--set loraplus_lr_ratio=16`), probe_v3 / probe_v4 (the config `plan --probe` chose, run as written; `probe.py --job` writes it) and rank (a grid
-run at another LoRA rank / alpha, id suffix r<rank>a<alpha>; fit.py compares it with the r16 / alpha 32 curve).
+run at another LoRA rank / alpha, id suffix r<rank>a<alpha>; effects.py compares it with the r16 / alpha 32 curve).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
 For one (task, model): plan the task as a user would (`tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl
 --probe BUDGET`, so the probe scores on the task's own held-out file), then read the held-out loss at the chosen
 learning rate off the grid curve measured for that (model, task, effective batch, epochs) in runs.jsonl — with
-fit.py's helpers (its curves, its scoring of a run, its linear-in-log-lr reading `loss_at`), never a second copy —
+measured.py's helpers (the curves, the scoring of a run, the linear-in-log-lr reading `loss_at`), never a copy —
 and print: the chosen lr, its regret against the task's best measured run (any configuration), and the probe's
 compute in run-equivalents (its training tokens / the planned run's). `--job` appends the probed configuration as
 a `probe_v4` job for `grid.py run`, which runs it as written; fit.py then scores it against the task's best measured
@@ -27,8 +27,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from fit import best_runs, curves, load, loss_at  # noqa: E402
-from fit import score as fit_score  # noqa: E402
+from measured import best_runs, curves, load, loss_at  # noqa: E402
+from measured import score as fit_score  # noqa: E402
 from grid import written_job  # noqa: E402
 from tasks import DATA  # noqa: E402
 

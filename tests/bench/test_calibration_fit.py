@@ -102,6 +102,7 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     "how sure" numbers with it."""
     import statistics
 
+    import effects
     import fit
     from tiaocan.planning.rules import learning_rate as rule
 
@@ -113,7 +114,8 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     for m, v in k["MODEL_MULT"].items():  # written as MULT x the model's offset, each rounded to 2 digits
         assert rule.MODEL_MULT[m] == pytest.approx(v, rel=0.012), m
     assert (rule.CALIBRATION_WITHIN2, rule.CALIBRATION_CURVES) == (k["CALIBRATION_WITHIN2"], k["CALIBRATION_CURVES"])
-    assert rule.LORAPLUS_EXP == pytest.approx(fit.loraplus_exponent(fit.loraplus_pairs(fit.curves(rows))), abs=0.0051)
+    pairs = effects.loraplus_pairs(fit.curves(rows))
+    assert rule.LORAPLUS_EXP == pytest.approx(effects.loraplus_exponent(pairs), abs=0.0051)
     plan = sorted(fit.targets(rows, fit.best_runs(rows))["plan_loto"].values())
     capsys.readouterr()
     assert (rule.PLAN_LOTO_MEDIAN, rule.PLAN_LOTO_WORST, rule.PLAN_LOTO_TASKS) == pytest.approx(

@@ -11,9 +11,10 @@
    faster (divergence risk); lr / ratio would give B plain LoRA's lr and slow A down. Measured on the calibration suite
    (bench/RESULTS.md "calibration", support60 at batch 8 x 3 epochs, LoRA+ 16, both optima interior): LoRA+'s best lr
    sat x0.17 of plain LoRA's on SmolLM2-135M (ratio^-0.64) and x0.07 on Gemma-3-270M (ratio^-0.95). The rule uses
-   ratio^-LORAPLUS_EXP, the pairs' mean exponent (fit.py `loraplus_exponent`). Until session 10 it used the geometric
-   middle, lr / sqrt(ratio); each pair predicted from the other's exponent (held out): Gemma +11.3 % above its LoRA+
-   curve's best (the middle: +22.1 %), SmolLM2 +6.1 % (the middle: +3.4 %). One task, two models.
+   ratio^-LORAPLUS_EXP, the pairs' mean exponent (bench/calibration/effects.py `loraplus_exponent`). Until session
+   10 it used the geometric middle, lr / sqrt(ratio); each pair predicted from the other's exponent (held out):
+   Gemma +11.3 % above its LoRA+ curve's best (the middle: +22.1 %), SmolLM2 +6.1 % (the middle: +3.4 %). One task,
+   two models.
 5. Short runs (LoRA), measured on tiaocan's calibration suite (bench/calibration; bench/RESULTS.md "calibration"):
    every curve's best lr interpolated, then log(lr* / reference) fitted as c + a log(batch / 8) + s log(horizon)
    with each model's own offset removed (fixed effects). Candidate forms — the horizon as examples seen, optimizer
