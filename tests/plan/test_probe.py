@@ -37,10 +37,11 @@ def probed(tiny_model_dir, data_file, tmp_path_factory):
 
 def test_probe_runs_shorter_than_the_rules_horizons_measure_nothing(tiny_model_dir, data_file, tmp_path):
     """At the default floor, 200 examples x a 0.15 budget make probe runs of a few examples each: no learning rate
-    is probed (on support60 such runs chose x2 the best), the rule's value stays with its reason, and the plan says
-    what budget would do (or that tune should)."""
+    is probed (on support60 such runs chose x2 the best), the rule's value stays, corrected by the measured noise
+    scale only (learning_rate.noise_factor), with its reason, and the plan says what budget would do (or that tune
+    should)."""
     from tiaocan.cli import app
-    from tiaocan.planning.rules.learning_rate import SEEN_MIN_MEASURED
+    from tiaocan.planning.rules.learning_rate import SEEN_MIN_MEASURED, noise_factor
 
     r = CliRunner().invoke(app, ["plan", "--model", str(tiny_model_dir), "--data", str(data_file), "--gpu", "24GB",
                                  "--probe", "0.15", "-o", str(tmp_path / "plan.yaml"), "--json",
@@ -49,12 +50,33 @@ def test_probe_runs_shorter_than_the_rules_horizons_measure_nothing(tiny_model_d
     data = json.loads((tmp_path / "plan.json").read_text())
     p = data["probe"]
     assert p["runs"] == [] and p["best_lr"] is None and p["probe_seen"] < SEEN_MIN_MEASURED
-    assert p["chosen_lr"] == p["centre_lr"] == data["config"]["learning_rate"]
     assert p["noise"] is not None and 0 < p["compute_fraction"] <= 0.15  # only the noise-scale gradients were spent
+    factor = noise_factor(data["steps"]["effective_batch"], p["noise"]["b_simple"])
+    assert p["noise_factor"] == factor
+    assert p["chosen_lr"] == data["config"]["learning_rate"] == (
+        p["centre_lr"] if factor is None else two_digits(p["centre_lr"] * factor))
     rec = next(x for x in data["recommendations"] if x["key"] == "learning_rate")
-    assert "No learning rate was measured" in rec["reason"] and "measured" not in rec["source"]
+    assert "No learning rate was measured" in rec["reason"]
     assert "tiaocan tune" in rec["reason"] or "--probe 0." in rec["reason"]
-    assert "not measured" in r.output and "measured none" in (tmp_path / "plan.yaml").read_text()
+    if factor is None:
+        assert "measured" not in rec["source"] and "not measured" in r.output
+        assert "measured none" in (tmp_path / "plan.yaml").read_text()
+    else:
+        assert "noise scale" in rec["source"] and "The gradient noise scale measured here" in rec["reason"]
+        assert "noise-scale correction" in r.output and "for the gradient noise scale" in (
+            tmp_path / "plan.yaml").read_text()
+
+
+def test_a_measured_noise_scale_moves_the_rules_lr_within_its_range():
+    """The correction is McCandlish's sqrt(B / (B + B_noise)) against the rule's sqrt(B / 8), at NOISE_K: a task
+    noisier than typical (sharegpt100's B_simple 35) gets a lower lr, a quieter one a higher, never beyond x2 either
+    way, and an unmeasurable B_simple leaves the rule alone."""
+    from tiaocan.planning.rules.learning_rate import NOISE_K, noise_factor
+
+    assert noise_factor(2, 35.2) == pytest.approx(NOISE_K * (8 / 37.2) ** 0.5) and noise_factor(2, 35.2) < 1
+    assert noise_factor(4, 8.1) == pytest.approx(NOISE_K * (8 / 12.1) ** 0.5) and noise_factor(4, 8.1) > 1
+    assert noise_factor(1, 0.01) == 2.0 and noise_factor(64, 500) == 0.5
+    assert noise_factor(8, None) is None and noise_factor(8, float("nan")) is None and noise_factor(8, -3) is None
 
 
 def test_cli_probe_writes_the_measured_section_and_json(probed):

@@ -63,9 +63,14 @@ def show_probe(p) -> None:
         value = f"{b.b_simple:.3g}" if b.b_simple is not None else ("无法测定" if zh else "not measurable")
         console.print(f"B_simple {value} (|G|² {b.grad_sq:.3g}, tr Σ {b.trace_sigma:.3g}, {b.b_big} "
                       + ("个样本" if zh else "examples") + f"); effective batch {b.planned_batch} → {b.chosen_batch}")
-    lines = [f"learning_rate {r.rule_lr:.2e} → [bold green]{r.chosen_lr:.2e}[/] " + (
-        f"(transfer x{r.transfer:.2f}: {r.probe_seen:,.0f} → {r.full_seen:,.0f} examples seen)" if r.runs else
-        ("（未实测，见学习率的理由）" if zh else "(not measured: see the learning rate's reason)"))]
+    if r.runs:
+        how = f"(transfer x{r.transfer:.2f}: {r.probe_seen:,.0f} → {r.full_seen:,.0f} examples seen)"
+    elif r.noise_factor is not None:
+        how = (f"（噪声尺度修正 x{r.noise_factor:.2f}，见学习率的理由）" if zh else
+               f"(noise-scale correction x{r.noise_factor:.2f}: see the learning rate's reason)")
+    else:
+        how = "（未实测，见学习率的理由）" if zh else "(not measured: see the learning rate's reason)"
+    lines = [f"learning_rate {r.rule_lr:.2e} → [bold green]{r.chosen_lr:.2e}[/] " + how]
     cost = (f"{r.tokens:,} 训练 token = 完整训练的 {r.compute_fraction:.2f}（预算 {r.budget:.2f}），{r.seconds:.0f} 秒"
             if zh else f"{r.tokens:,} training tokens = {r.compute_fraction:.2f} of the full run (budget "
             f"{r.budget:.2f}), {r.seconds:.0f} s")

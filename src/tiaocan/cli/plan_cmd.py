@@ -72,14 +72,16 @@ def plan_cmd(
     probe: Optional[str] = typer.Option(
         None, "--probe", metavar="[BUDGET]",
         help="Measure instead of guessing: short runs on this data and machine pick the learning rate (5 rates x2 apart "
-             "around the plan's, scored on held-out loss) and the gradient noise scale advises the batch, within "
-             "BUDGET x the full run's training tokens (--probe alone: 0.15; at most 0.3)."),
+             "around the plan's, scored on held-out loss) and the gradient noise scale advises the batch (and, where "
+             "the run is too short for those runs, corrects the rule's learning rate), within BUDGET x the full run's "
+             "training tokens (--probe alone: 0.15; at most 0.3)."),
     json_path: Optional[Path] = JsonOpt,
 ) -> None:
     """What should I set for this model, this data and this GPU, and why?
 
     With --probe the plan also measures, on your data and hardware:
-    - the learning rate, from a few short training runs scored on held-out loss;
+    - the learning rate, from a few short training runs scored on held-out loss
+      (on a run too short for them: the rule's, corrected by the noise scale);
     - the effective batch, advised by the gradient noise scale (B_simple).
     The plan shows what it measured, and its YAML carries the measured values:
     `tiaocan tune --config plan.yaml` starts from them.

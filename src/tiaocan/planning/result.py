@@ -76,6 +76,9 @@ class ProbeResult(BaseModel):
     transfer: float = Field(description="horizon_factor(full_seen) / horizon_factor(probe_seen) from the rule.")
     chosen_lr: float = Field(description="The learning rate the plan now has.")
     noise: NoiseScale | None = None
+    noise_factor: float | None = Field(None, description="When no learning-rate run was possible (too short): the "
+                                       "factor the measured noise scale put on the rule's value (learning_rate."
+                                       "noise_factor), else None.")
     held_out: Literal["val_size", "eval_dataset", "carved"] = Field(description="Where the scoring split came "
                                                                     "from: the plan's, its eval_dataset, or carved "
                                                                     "for the probe only.")
@@ -119,9 +122,13 @@ class Plan(BaseModel):
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         header = f"# tiaocan plan for {self.model} ({self.method})" + (f" on {self.gpu.name}" if self.gpu else "") + "\n"
-        if self.probe is not None and not self.probe.runs:
-            header += (f"# learning_rate {self.probe.chosen_lr:.2g}: `tiaocan plan --probe` measured none (its runs would "
-                       "have been too short to carry over; see the plan)\n")
+        if self.probe is not None and not self.probe.runs and self.probe.noise_factor is not None:
+            header += (f"# learning_rate {self.probe.chosen_lr:.2g}: the rule's {self.probe.rule_lr:.2g} x "
+                       f"{self.probe.noise_factor:.2f} for the gradient noise scale `tiaocan plan --probe` measured "
+                       f"(B_simple {self.probe.noise.b_simple:.3g}; learning-rate runs would have been too short)\n")
+        elif self.probe is not None and not self.probe.runs:
+            header += (f"# learning_rate {self.probe.chosen_lr:.2g}: `tiaocan plan --probe` measured none (its runs "
+                       "would have been too short to carry over; see the plan)\n")
         elif self.probe is not None:
             b = self.probe.noise
             header += (f"# learning_rate {self.probe.chosen_lr:.2g} measured by `tiaocan plan --probe` (held-out loss of "

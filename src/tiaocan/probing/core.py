@@ -1,5 +1,6 @@
 """probe_plan(plan, budget): measure, then choose — the gradient noise scale first (it may move the batch), then the
-learning rate at that batch.
+learning rate at that batch. When the learning-rate runs would be too short to carry over (short runs: small data),
+the measured noise scale still corrects the rule's learning rate (planning/rules/learning_rate.noise_factor).
 
 Budget: a share of the full run's training tokens (default 0.15, at most 0.3). About a sixth of it buys the
 noise-scale gradients (at least NOISE_MIN examples), the rest five equal learning-rate runs; a sixth run, x2 beyond
@@ -20,7 +21,8 @@ from .. import derive
 from ..errors import UserError
 from ..explanation import reason
 from ..planning.result import NoiseScale, Plan, ProbeResult
-from ..planning.rules.learning_rate import SEEN_MIN_MEASURED
+from ..planning.rules.learning_rate import (NOISE_LOTO, NOISE_LOTO_CURVES, NOISE_LOTO_RULE, SEEN_MIN_MEASURED,
+                                           noise_factor)
 from . import DEFAULT_BUDGET, MAX_BUDGET, parse_budget
 from .batch import apply_noise_scale
 from .lr_probe import N_LRS, SPACING, best_index, candidates, edge_of, run_config, score, transfer_factor, two_digits
@@ -92,7 +94,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     transfer = transfer_factor(full_seen, probe_seen, plan.method)
     centre = float(probed.config["learning_rate"])
     own = probed.steps.total_steps
-    if probe_seen < SEEN_MIN_MEASURED:  # too short to carry over: the rule's value stands, nothing more is spent
+    if probe_seen < SEEN_MIN_MEASURED:  # too short to carry over: nothing more is spent (3. corrects the rule)
         runs, best, edge, extended = [], None, None, False
     else:
         runs, best, edge, extended = _lr_runs(cfg, centre, transfer, steps, own, allowed - spent, tmp, say)
@@ -101,10 +103,19 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     # ---- 3. choose, and say why
     rule_lr = float(plan.config["learning_rate"])
     measured = bool(runs)
+    user_lr = plan.overrides.get("learning_rate")
+    factor = None
     if not measured:
         need = (spent + N_LRS * SEEN_MIN_MEASURED * tokens_per_example) / full_tokens
         chosen, lr_text = centre, text("lr_too_short", probe_seen=probe_seen, min=SEEN_MIN_MEASURED) + " " + (
             text("lr_budget_needed", need=math.ceil(need * 100) / 100) if need <= MAX_BUDGET else text("lr_use_tune"))
+        if noise_res is not None and user_lr is None and plan.method != "full":  # the rule's short-run form is LoRA's
+            factor = noise_factor(eb, noise_res.b_simple)
+        if factor is not None:  # the noise scale still corrects the rule's batch term (learning_rate.NOISE_K)
+            chosen = two_digits(centre * factor)
+            lr_text = text("lr_noise", b_simple=noise_res.b_simple, eff=eb, factor=factor, rule=centre, lr=chosen,
+                           rule_median=NOISE_LOTO_RULE[0], rule_worst=NOISE_LOTO_RULE[1], median=NOISE_LOTO[0],
+                           worst=NOISE_LOTO[1], curves=NOISE_LOTO_CURVES) + " " + lr_text
     elif best is None:
         chosen, lr_text = centre, text("lr_all_failed", rule=centre, half=centre / 2)
     else:
@@ -116,7 +127,6 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
                        transfer=transfer, lr=chosen, rule=rule_lr)
         if edge:
             lr_text += " " + text("lr_edge_" + edge) + (" " + text("lr_extended") if extended else "")
-    user_lr = plan.overrides.get("learning_rate")
     if user_lr is not None:
         lr_text, chosen = text("lr_user_set", value=user_lr, lr=chosen) if measured else lr_text, float(user_lr)
     fraction = spent / full_tokens
@@ -126,11 +136,14 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
         budget=budget, rule_lr=rule_lr, centre_lr=centre, runs=runs,
         best_lr=runs[best].learning_rate if best is not None else None, edge=edge, extended=extended,
         probe_seen=probe_seen, full_seen=full_seen, train_examples=n_train, transfer=transfer, chosen_lr=chosen, noise=noise_res,
+        noise_factor=factor,
         held_out=kind, eval_examples=n_eval, tokens=spent, full_run_tokens=full_tokens, compute_fraction=fraction,
         seconds=round(time.time() - started, 2), notes=notes,
-        summary=text("summary" if measured else "summary_rule", lr=chosen, rule=rule_lr, eff=probed.steps.effective_batch,
-                     fraction=fraction))
-    return _with_lr(probed, chosen, lr_text, user_lr is not None or not measured).model_copy(update=dict(probe=result))
+        summary=text("summary" if measured else "summary_noise" if factor else "summary_rule", lr=chosen,
+                     rule=rule_lr, eff=probed.steps.effective_batch, fraction=fraction))
+    source = SOURCE_RUNS if measured else SOURCE_NOISE if factor else None
+    kept = user_lr is not None or source is None
+    return _with_lr(probed, chosen, lr_text, kept, source).model_copy(update=dict(probe=result))
 
 
 def _lr_runs(cfg, centre: float, transfer: float, steps: int, own: int, left: float, tmp: Path,
@@ -159,14 +172,18 @@ def _lr_runs(cfg, centre: float, transfer: float, steps: int, own: int, left: fl
     return runs, best, edge_of(runs, best) if best is not None else None, True
 
 
-def _with_lr(plan: Plan, lr: float, why: str, kept: bool) -> Plan:
-    """The plan with the measured learning rate in its config and its recommendation's reason; `kept` (the user's
+SOURCE_RUNS = "measured: tiaocan plan --probe (held-out loss)"
+SOURCE_NOISE = "measured: tiaocan plan --probe (gradient noise scale x the rule)"
+
+
+def _with_lr(plan: Plan, lr: float, why: str, kept: bool, source: str | None) -> Plan:
+    """The plan with the chosen learning rate in its config and its recommendation's reason; `kept` (the user's
     value, or the rule's when nothing was measured): the recommendation stays and the reason says why."""
     recs = []
     for r in plan.recommendations:
         if r.key == "learning_rate":
             r = r.model_copy(update=dict(reason=f"{r.reason} {why}") if kept else
-                             dict(value=lr, reason=why, source="measured: tiaocan plan --probe (held-out loss)"))
+                             dict(value=lr, reason=why, source=source))
         recs.append(r)
     return plan.model_copy(update=dict(recommendations=recs, config={**plan.config, "learning_rate": lr}))
 

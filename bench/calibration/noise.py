@@ -1,0 +1,180 @@
+"""Does the gradient noise scale tell the tasks apart? B_simple per task, beside the lr rule's residual there.
+
+    python bench/calibration/noise.py [--tasks support60,support,...] [--examples 32] [--seeds 0,1]
+    python bench/calibration/noise.py --show          # the table from noise.jsonl, nothing measured
+
+The rule's batch-and-horizon formula leaves a per-task residual (the support sets' best lrs sit x1.7-2.2 above it,
+sharegpt100's x0.5-0.7). McCandlish et al. 2018 ("An empirical model of large-batch training") predict the best lr
+from the noise scale: lr*(B) = lr_max / (1 + B_noise / B), so at the same batch a task with a smaller B_noise takes a
+larger lr. `plan --probe` already measures B_simple (probing/noise.measure_noise: per-example gradients of the model
+as `train` loads it, at the start of the run); if it differed between tasks the way the residuals do, the probe
+could correct the rule's lr at no extra cost. This measures it on each task (the grid's config: SmolLM2-135M, LoRA
+r16 / alpha 32, the task's cutoff; `seeds` draws of `examples` examples each) and appends noise.jsonl; the table
+prints each task's B_simple beside the chosen form's residual (fit.py, in-sample, the model's own offset).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1] / "src"))
+TASKS = ("support60", "support", "pyfaq", "chatter_zh", "chatter_en", "sharegpt100")
+MODEL = "smollm2-135m"
+
+
+def measure(task: str, examples: int, seed: int, model: str = MODEL) -> dict:
+    """One B_simple reading: `examples` training examples drawn with `seed`, batch-1 gradients."""
+    import torch
+
+    from grid import base_config, run_config
+    from tiaocan.config import TrainConfig
+    from tiaocan.probing.noise import measure_noise
+
+    cfg = run_config(base_config(task, model, None), task, lr=1e-3, batch=1, epochs=1.0, micro_cap=1, seed=seed)
+    cfg["bf16"] = bool(cfg.get("bf16")) and torch.cuda.is_available()  # CPU autocast to bf16 without native support
+    with tempfile.TemporaryDirectory() as out:  # is ~30x slower and measures the same gradients
+        est, tokens, secs = measure_noise(TrainConfig(**dict(cfg, output_dir=out)), examples)
+    return dict(task=task, model=model, examples=examples, seed=seed, b_simple=est.b_simple, grad_sq=est.grad_sq,
+                trace_sigma=est.trace_sigma, tokens=tokens, seconds=round(secs, 1))
+
+
+def residuals() -> dict[str, float]:
+    """Each task's mean residual factor under the chosen form (measured lr* / the fit's, the model's own offset)."""
+    import fit
+
+    data = [d for d in fit.interior(fit.curves(fit.load(HERE / "runs.jsonl"))) if d["model"] == MODEL]
+    rule = fit.fit(data, fit.CHOSEN)
+    by: dict[str, list[float]] = defaultdict(list)
+    for d in data:
+        by[d["task"]].append(d["y"] - rule["offsets"][MODEL] - fit._slopes(rule, d))
+    return {t: math.exp(statistics.mean(v)) for t, v in by.items()}
+
+
+def loto(bn: dict[str, float]) -> None:
+    """The lr alone, leave-one-task-out on SmolLM2's curves (fit on the other tasks: a constant and the horizon slope;
+    the held-out curve read at the predicted lr, regret against that curve's best): the chosen form's sqrt(B / 8)
+    against McCandlish's sqrt(B / (B + B_noise)) (Adam's square root of lr_max / (1 + B_noise / B)), with each
+    task's measured B_simple and with one B_noise for every task."""
+    import numpy as np
+
+    import fit
+
+    cs = fit.curves(fit.load(HERE / "runs.jsonl"))
+    data = [d for d in fit.interior(cs) if d["model"] == MODEL and d["task"] in bn]
+    const = statistics.median(bn.values())
+    forms = {"chosen, sqrt(B / 8)": lambda d: 0.5 * math.log(d["batch"] / 8),
+             "sqrt(B / (B + B_simple)), each task's": lambda d: -0.5 * math.log(1 + bn[d["task"]] / d["batch"]),
+             f"sqrt(B / (B + {const:.1f})), one for all": lambda d: -0.5 * math.log(1 + const / d["batch"])}
+    for name, batch_term in forms.items():
+        regrets = []
+        for task in sorted({d["task"] for d in data}):
+            rest = [d for d in data if d["task"] != task]
+            x = np.array([[1.0, math.log(d["seen"] / 1000)] for d in rest])
+            coef = np.linalg.lstsq(x, np.array([d["y"] - batch_term(d) for d in rest]), rcond=None)[0]
+            for d in (d for d in data if d["task"] == task):
+                lr = fit.ref_lr(MODEL) * math.exp(coef[0] + coef[1] * math.log(d["seen"] / 1000) + batch_term(d))
+                pts = cs[(MODEL, task, d["batch"], 0, d["epochs"])]
+                got, best = fit.loss_at(pts, lr), min(p[1] for p in pts)
+                regrets.append(math.nan if got is None else 100 * (got - best) / best)
+        read = sorted(r for r in regrets if not math.isnan(r))
+        if not read:
+            print(f"  {name}: no held-out curve to read")
+            continue
+        print(f"  {name}: {len(read)} of {len(regrets)} held-out curves read (the others' lr falls outside "
+              f"the measured lrs): median {statistics.median(read):+.1f} %, worst {read[-1]:+.1f} %")
+
+
+def correction_k(data: list[dict], rule: dict, bn: dict[str, float]) -> float:
+    """The constant K of the probe's correction to the rule, lr x K x sqrt(SHORT_BATCH / (batch + B_simple))
+    (planning/rules/learning_rate.noise_factor): McCandlish's sqrt(B / (B + B_noise)) in place of the rule's
+    sqrt(B / 8), its level fitted as the mean log residual of the rule (the model's own offset) over these curves."""
+    import fit
+    from tiaocan.planning.rules.learning_rate import SHORT_BATCH
+
+    logs = [d["y"] - rule["offsets"][d["model"]] - fit._slopes(rule, d) - 0.5 * math.log(
+        SHORT_BATCH / (d["batch"] + bn[d["task"]])) for d in data]
+    return math.exp(statistics.mean(logs))
+
+
+def correction(bn: dict[str, float]) -> dict:
+    """The rule x the noise correction, as the probe applies it, leave-one-task-out: the rule (fit.py's chosen form,
+    both models) and K refitted without the task, the held-out curve read at rule x factor (clamped as the module
+    clamps it). Prints it beside the rule alone; returns the constants planning/rules/learning_rate.py copies: K on
+    every task (NOISE_K) and both held-out read-outs (NOISE_LOTO_*)."""
+    import fit
+    from tiaocan.planning.rules.learning_rate import NOISE_FACTOR_RANGE, SHORT_BATCH
+
+    cs = fit.curves(fit.load(HERE / "runs.jsonl"))
+    data = fit.interior(cs)
+    mine = [d for d in data if d["model"] == MODEL and d["task"] in bn]
+    out: dict[str, list[float]] = {"the rule": [], "the rule x the noise correction": []}
+    for task in sorted({d["task"] for d in mine}):
+        rule = fit.fit([d for d in data if d["task"] != task], fit.CHOSEN)
+        k = correction_k([d for d in mine if d["task"] != task], rule, bn)
+        for d in (d for d in mine if d["task"] == task):
+            lr = fit.predict(rule, MODEL, d, own=True)
+            lo, hi = NOISE_FACTOR_RANGE
+            factor = min(hi, max(lo, k * math.sqrt(SHORT_BATCH / (d["batch"] + bn[task]))))
+            pts = cs[(MODEL, task, d["batch"], 0, d["epochs"])]
+            best = min(p[1] for p in pts)
+            for name, x in zip(out, (lr, lr * factor)):
+                got = fit.loss_at(pts, x)
+                out[name].append(math.nan if got is None else 100 * (got - best) / best)
+    got: dict = {}
+    for (name, regrets), key in zip(out.items(), ("NOISE_LOTO_RULE", "NOISE_LOTO")):
+        read = sorted(r for r in regrets if not math.isnan(r))
+        got[key] = (round(statistics.median(read), 1), round(read[-1], 1)) if read else None
+        got["NOISE_LOTO_CURVES"] = len(read)
+        print(f"  {name}: {len(read)} of {len(regrets)} held-out curves read: median {statistics.median(read):+.1f} %, "
+              f"worst {read[-1]:+.1f} %" if read else f"  {name}: no held-out curve to read")
+    got["NOISE_K"] = correction_k(mine, fit.fit(data, fit.CHOSEN), bn)
+    print(f"  NOISE_K (every task): {got['NOISE_K']:.2f}")
+    return got
+
+
+def show(path: Path) -> None:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    by: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        by[r["task"]].append(r["b_simple"])
+    res = residuals()
+    print(f"| task | B_simple ({MODEL}, at the start; one value per draw) | mean | lr residual (measured / rule) |")
+    print("|---|---|---|---|")
+    for t in sorted(by, key=lambda t: res.get(t, math.nan)):
+        vals = ", ".join(f"{v:.1f}" for v in by[t])
+        print(f"| {t} | {vals} | {statistics.mean(by[t]):.1f} | x{res[t]:.2f} |" if t in res else
+              f"| {t} | {vals} | {statistics.mean(by[t]):.1f} | (no interior curve) |")
+    bn = {t: statistics.mean(v) for t, v in by.items()}
+    print("\nthe lr alone, leave-one-task-out (SmolLM2, the model's own constant):")
+    loto(bn)
+    print("\nthe probe's correction (the rule that ships x K x sqrt(8 / (batch + B_simple))), leave-one-task-out:")
+    correction(bn)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--examples", type=int, default=32)
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--out", type=Path, default=HERE / "noise.jsonl")
+    ap.add_argument("--show", action="store_true", help="print the table from --out, measure nothing")
+    a = ap.parse_args()
+    if not a.show:
+        for task in a.tasks.split(","):
+            for seed in map(int, a.seeds.split(",")):
+                row = measure(task, a.examples, seed)
+                print(json.dumps(row), flush=True)
+                with a.out.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+    show(a.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""bench/calibration/noise.py: B_simple measured on a (tiny) task through probing/noise.measure_noise, and the table
+that sets it beside the lr rule's residuals (read from the committed runs)."""
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "calibration"))
+
+
+def test_measure_a_tiny_task(tiny_model_dir, tmp_path, monkeypatch):
+    import grid
+    import noise
+
+    rows = [{"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}."}]}
+            for i in range(30)]
+    task = tmp_path / "data" / "t"
+    task.mkdir(parents=True)
+    (task / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:24]))
+    (task / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[24:]))
+    monkeypatch.setattr(grid, "DATA", tmp_path / "data")
+    row = noise.measure("t", 6, 0, model=str(tiny_model_dir))
+    assert row["task"] == "t" and row["examples"] == 6 and row["tokens"] > 0
+    assert math.isfinite(row["b_simple"]) and row["grad_sq"] > 0 and row["trace_sigma"] > 0
+    assert sorted(p.name for p in task.iterdir()) == ["train.jsonl", "val.jsonl"]  # nothing written beside the data
+
+
+def test_show_sets_each_task_beside_its_residual_and_scores_the_noise_forms_held_out(tmp_path, capsys):
+    import noise
+
+    out = tmp_path / "noise.jsonl"
+    rows = [dict(task=t, b_simple=b) for t, b in (("support", 8.0), ("support60", 9.5), ("chatter_en", 10.0),
+                                                  ("chatter_zh", 10.0), ("pyfaq", 11.0), ("elsewhere", 3.0))]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    noise.show(out)
+    text = capsys.readouterr().out
+    assert "| support | 8.0 | 8.0 | x" in text and "| elsewhere | 3.0 | 3.0 | (no interior curve) |" in text
+    held = [line for line in text.splitlines() if "held-out curves read" in line]
+    assert len(held) == 5 and all("median" in line and "worst" in line for line in held)  # 3 forms, then rule x K
+    assert "NOISE_K (every task)" in text
+
+
+def test_the_rule_module_holds_the_noise_correction_of_the_committed_measurements(capsys):
+    """planning/rules/learning_rate.py copies NOISE_K and the held-out read-outs its reason quotes from noise.py on the
+    committed noise.jsonl and runs.jsonl: new runs or noise readings that move them must come with the copy."""
+    import statistics
+    from collections import defaultdict
+
+    import noise
+    from tiaocan.planning.rules import learning_rate as rule
+
+    by = defaultdict(list)
+    for line in (noise.HERE / "noise.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        by[r["task"]].append(r["b_simple"])
+    got = noise.correction({t: statistics.mean(v) for t, v in by.items()})
+    capsys.readouterr()
+    assert rule.NOISE_K == pytest.approx(got["NOISE_K"], abs=0.0051)
+    assert (rule.NOISE_LOTO_RULE, rule.NOISE_LOTO, rule.NOISE_LOTO_CURVES) == (
+        got["NOISE_LOTO_RULE"], got["NOISE_LOTO"], got["NOISE_LOTO_CURVES"])
