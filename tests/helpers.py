@@ -1,4 +1,5 @@
-"""Helpers several test packages share: run the real CLI in-process, write a small bilingual Q&A file."""
+"""Helpers several test packages share: run the real CLI in-process, write a small bilingual Q&A file or a
+calibration task."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,19 @@ def write_qa(path: Path, n: int) -> Path:
                                              {"role": "assistant", "content": " ".join([a] * (1 + i % 2))}]},
                                ensure_ascii=False) + "\n")
     return path
+
+
+def write_task(data_dir: Path, name: str, n_train: int, n_val: int) -> Path:
+    """A calibration-suite task folder (bench/calibration/tasks.py's layout): data_dir/name/{train,val}.jsonl of
+    numbered one-line questions and answers."""
+    rows = [json.dumps({"messages": [{"role": "user", "content": f"question {i}?"},
+                                     {"role": "assistant", "content": f"answer {i}."}]}) + "\n"
+            for i in range(n_train + n_val)]
+    task = data_dir / name
+    task.mkdir(parents=True)
+    (task / "train.jsonl").write_text("".join(rows[:n_train]))
+    (task / "val.jsonl").write_text("".join(rows[n_train:]))
+    return task
 
 
 def run_cli(monkeypatch, capsys, *args) -> tuple[int, str]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import write_task
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "calibration"))
 
@@ -15,12 +17,7 @@ def test_measure_a_tiny_task(tiny_model_dir, tmp_path, monkeypatch):
     import grid
     import noise
 
-    rows = [{"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}."}]}
-            for i in range(30)]
-    task = tmp_path / "data" / "t"
-    task.mkdir(parents=True)
-    (task / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:24]))
-    (task / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[24:]))
+    task = write_task(tmp_path / "data", "t", 24, 6)
     monkeypatch.setattr(grid, "DATA", tmp_path / "data")
     row = noise.measure("t", 6, 0, model=str(tiny_model_dir))
     assert row["task"] == "t" and row["examples"] == 6 and row["tokens"] > 0

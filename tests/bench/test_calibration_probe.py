@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import write_task
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench" / "calibration"))
 
@@ -22,12 +24,7 @@ def test_probe_a_tiny_task_and_score_it_on_the_grid(tiny_model_dir, tmp_path, ca
 
     monkeypatch.setattr("tiaocan.probing.core.SEEN_MIN_MEASURED", 1)  # 60 examples: probe runs below the rule's floor
 
-    rows = [{"messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": f"answer {i}."}]}
-            for i in range(70)]
-    task = tmp_path / "data" / "t"
-    task.mkdir(parents=True)
-    (task / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:60]))
-    (task / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[60:]))
+    write_task(tmp_path / "data", "t", 60, 10)
     model = str(tiny_model_dir)
     # a synthetic grid: a parabola in log2(lr) with its best at 1e-2, at the batches a plan could pick
     grid = [dict(id=f"{b}-{k}", model=model, task="t", kind="grid", lr=1e-5 * 2 ** k, batch=b, epochs=3.0, loraplus=0,
