@@ -123,7 +123,7 @@ class Plan(BaseModel):
         p.parent.mkdir(parents=True, exist_ok=True)
         header = f"# tiaocan plan for {self.model} ({self.method})" + (f" on {self.gpu.name}" if self.gpu else "") + "\n"
         if self.probe is not None and not self.probe.runs and self.probe.noise_factor is not None:
-            header += (f"# learning_rate {self.probe.chosen_lr:.2g}: the rule's {self.probe.rule_lr:.2g} x "
+            header += (f"# learning_rate {self.probe.chosen_lr:.2g}: the rule's {self.probe.centre_lr:.2g} x "
                        f"{self.probe.noise_factor:.2f} for the gradient noise scale `tiaocan plan --probe` measured "
                        f"(B_simple {self.probe.noise.b_simple:.3g}; learning-rate runs would have been too short)\n")
         elif self.probe is not None and not self.probe.runs:

@@ -140,7 +140,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
         held_out=kind, eval_examples=n_eval, tokens=spent, full_run_tokens=full_tokens, compute_fraction=fraction,
         seconds=round(time.time() - started, 2), notes=notes,
         summary=text("summary" if measured else "summary_noise" if factor else "summary_rule", lr=chosen,
-                     rule=rule_lr, eff=probed.steps.effective_batch, fraction=fraction))
+                     rule=centre if factor else rule_lr, eff=probed.steps.effective_batch, fraction=fraction))
     source = SOURCE_RUNS if measured else SOURCE_NOISE if factor else None
     kept = user_lr is not None or source is None
     return _with_lr(probed, chosen, lr_text, kept, source).model_copy(update=dict(probe=result))
