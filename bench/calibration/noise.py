@@ -10,7 +10,9 @@ larger lr. `plan --probe` already measures B_simple (probing/noise.measure_noise
 as `train` loads it, at the start of the run); if it differed between tasks the way the residuals do, the probe
 could correct the rule's lr at no extra cost. This measures it on each task (the grid's config: SmolLM2-135M, LoRA
 r16 / alpha 32, the task's cutoff; `seeds` draws of `examples` examples each) and appends noise.jsonl; the table
-prints each task's B_simple beside the chosen form's residual (fit.py, in-sample, the model's own offset).
+prints each task's B_simple beside the chosen form's residual (fit.py, in-sample, the model's own offset), then
+scores noise-scale forms leave-one-task-out and fits the probe's correction (NOISE_K in
+planning/rules/learning_rate.py, which copies it; tests/bench/test_calibration_noise.py checks the copy).
 """
 from __future__ import annotations
 
@@ -38,8 +40,9 @@ def measure(task: str, examples: int, seed: int, model: str = MODEL) -> dict:
     from tiaocan.probing.noise import measure_noise
 
     cfg = run_config(base_config(task, model, None), task, lr=1e-3, batch=1, epochs=1.0, micro_cap=1, seed=seed)
-    cfg["bf16"] = bool(cfg.get("bf16")) and torch.cuda.is_available()  # CPU autocast to bf16 without native support
-    with tempfile.TemporaryDirectory() as out:  # is ~30x slower and measures the same gradients
+    # on a CPU without native bf16, autocast to bf16 is ~30x slower and measures the same gradients
+    cfg["bf16"] = bool(cfg.get("bf16")) and torch.cuda.is_available()
+    with tempfile.TemporaryDirectory() as out:
         est, tokens, secs = measure_noise(TrainConfig(**dict(cfg, output_dir=out)), examples)
     return dict(task=task, model=model, examples=examples, seed=seed, b_simple=est.b_simple, grad_sq=est.grad_sq,
                 trace_sigma=est.trace_sigma, tokens=tokens, seconds=round(secs, 1))
@@ -131,7 +134,7 @@ def correction(bn: dict[str, float]) -> dict:
     for (name, regrets), key in zip(out.items(), ("NOISE_LOTO_RULE", "NOISE_LOTO")):
         read = sorted(r for r in regrets if not math.isnan(r))
         got[key] = (round(statistics.median(read), 1), round(read[-1], 1)) if read else None
-        got["NOISE_LOTO_CURVES"] = len(read)
+        got["NOISE_LOTO_CURVES"] = len(read)  # the same curves both ways (the correction stays within x0.5-x2)
         print(f"  {name}: {len(read)} of {len(regrets)} held-out curves read: median {statistics.median(read):+.1f} %, "
               f"worst {read[-1]:+.1f} %" if read else f"  {name}: no held-out curve to read")
     got["NOISE_K"] = correction_k(mine, fit.fit(data, fit.CHOSEN), bn)
