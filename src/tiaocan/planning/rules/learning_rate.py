@@ -197,6 +197,9 @@ def learning_rate(ctx: Ctx) -> list[Rec]:
                               pworst=PLAN_LOTO_WORST, ptasks=PLAN_LOTO_TASKS))
         if seen > SEEN_MEASURED:
             extra.append(ctx.text("learning_rate", "horizon_beyond", measured=SEEN_MEASURED, lexp=LONG_EXP))
+        else:  # where `--probe` cannot run learning-rate runs it still corrects the batch term (noise_factor)
+            extra.append(ctx.text("learning_rate", "horizon_noise", worst=NOISE_LOTO_RULE[1], noise_worst=NOISE_LOTO[1],
+                                  curves=NOISE_LOTO_CURVES))
         extra.append(ctx.text("learning_rate", "model_own" if sh["own"] else "model_mean",
                               low=min(MODEL_MULT.values()) / MULT, high=max(MODEL_MULT.values()) / MULT))
     if r["scale_factor"] != 1.0:
