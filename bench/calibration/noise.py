@@ -48,11 +48,11 @@ def measure(task: str, examples: int, seed: int, model: str = MODEL) -> dict:
                 trace_sigma=est.trace_sigma, tokens=tokens, seconds=round(secs, 1))
 
 
-def residuals() -> dict[str, float]:
+def residuals(cs: dict) -> dict[str, float]:
     """Each task's mean residual factor under the chosen form (measured lr* / the fit's, the model's own offset)."""
     import fit
 
-    data = [d for d in fit.interior(fit.curves(fit.load(HERE / "runs.jsonl"))) if d["model"] == MODEL]
+    data = [d for d in fit.interior(cs) if d["model"] == MODEL]
     rule = fit.fit(data, fit.CHOSEN)
     by: dict[str, list[float]] = defaultdict(list)
     for d in data:
@@ -60,7 +60,27 @@ def residuals() -> dict[str, float]:
     return {t: math.exp(statistics.mean(v)) for t, v in by.items()}
 
 
-def loto(bn: dict[str, float]) -> None:
+def regret(cs: dict, d: dict, lr: float) -> float:
+    """The held-out curve `d` read at `lr` against that curve's best, in %; nan outside the measured lrs."""
+    import fit
+
+    pts = cs[(d["model"], d["task"], d["batch"], 0, d["epochs"])]
+    got, best = fit.loss_at(pts, lr), min(p[1] for p in pts)
+    return math.nan if got is None else 100 * (got - best) / best
+
+
+def summary(name: str, regrets: list[float]) -> tuple[float, float] | None:
+    """Print the (median, worst) of the readable regrets and return them rounded as the rule module copies them."""
+    read = sorted(r for r in regrets if not math.isnan(r))
+    if not read:
+        print(f"  {name}: no held-out curve to read")
+        return None
+    print(f"  {name}: {len(read)} of {len(regrets)} held-out curves read (the others' lr falls outside the measured "
+          f"lrs): median {statistics.median(read):+.1f} %, worst {read[-1]:+.1f} %")
+    return round(statistics.median(read), 1), round(read[-1], 1)
+
+
+def loto(cs: dict, bn: dict[str, float]) -> None:
     """The lr alone, leave-one-task-out on SmolLM2's curves (fit on the other tasks: a constant and the horizon slope;
     the held-out curve read at the predicted lr, regret against that curve's best): the chosen form's sqrt(B / 8)
     against McCandlish's sqrt(B / (B + B_noise)) (Adam's square root of lr_max / (1 + B_noise / B)), with each
@@ -69,7 +89,6 @@ def loto(bn: dict[str, float]) -> None:
 
     import fit
 
-    cs = fit.curves(fit.load(HERE / "runs.jsonl"))
     data = [d for d in fit.interior(cs) if d["model"] == MODEL and d["task"] in bn]
     const = statistics.median(bn.values())
     forms = {"chosen, sqrt(B / 8)": lambda d: 0.5 * math.log(d["batch"] / 8),
@@ -83,15 +102,8 @@ def loto(bn: dict[str, float]) -> None:
             coef = np.linalg.lstsq(x, np.array([d["y"] - batch_term(d) for d in rest]), rcond=None)[0]
             for d in (d for d in data if d["task"] == task):
                 lr = fit.ref_lr(MODEL) * math.exp(coef[0] + coef[1] * math.log(d["seen"] / 1000) + batch_term(d))
-                pts = cs[(MODEL, task, d["batch"], 0, d["epochs"])]
-                got, best = fit.loss_at(pts, lr), min(p[1] for p in pts)
-                regrets.append(math.nan if got is None else 100 * (got - best) / best)
-        read = sorted(r for r in regrets if not math.isnan(r))
-        if not read:
-            print(f"  {name}: no held-out curve to read")
-            continue
-        print(f"  {name}: {len(read)} of {len(regrets)} held-out curves read (the others' lr falls outside "
-              f"the measured lrs): median {statistics.median(read):+.1f} %, worst {read[-1]:+.1f} %")
+                regrets.append(regret(cs, d, lr))
+        summary(name, regrets)
 
 
 def correction_k(data: list[dict], rule: dict, bn: dict[str, float]) -> float:
@@ -106,15 +118,14 @@ def correction_k(data: list[dict], rule: dict, bn: dict[str, float]) -> float:
     return math.exp(statistics.mean(logs))
 
 
-def correction(bn: dict[str, float]) -> dict:
+def correction(cs: dict, bn: dict[str, float]) -> dict:
     """The rule x the noise correction, as the probe applies it, leave-one-task-out: the rule (fit.py's chosen form,
     both models) and K refitted without the task, the held-out curve read at rule x factor (clamped as the module
     clamps it). Prints it beside the rule alone; returns the constants planning/rules/learning_rate.py copies: K on
     every task (NOISE_K) and both held-out read-outs (NOISE_LOTO_*)."""
     import fit
-    from tiaocan.planning.rules.learning_rate import NOISE_FACTOR_RANGE, SHORT_BATCH
+    from tiaocan.planning.rules.learning_rate import noise_factor
 
-    cs = fit.curves(fit.load(HERE / "runs.jsonl"))
     data = fit.interior(cs)
     mine = [d for d in data if d["model"] == MODEL and d["task"] in bn]
     out: dict[str, list[float]] = {"the rule": [], "the rule x the noise correction": []}
@@ -123,20 +134,12 @@ def correction(bn: dict[str, float]) -> dict:
         k = correction_k([d for d in mine if d["task"] != task], rule, bn)
         for d in (d for d in mine if d["task"] == task):
             lr = fit.predict(rule, MODEL, d, own=True)
-            lo, hi = NOISE_FACTOR_RANGE
-            factor = min(hi, max(lo, k * math.sqrt(SHORT_BATCH / (d["batch"] + bn[task]))))
-            pts = cs[(MODEL, task, d["batch"], 0, d["epochs"])]
-            best = min(p[1] for p in pts)
-            for name, x in zip(out, (lr, lr * factor)):
-                got = fit.loss_at(pts, x)
-                out[name].append(math.nan if got is None else 100 * (got - best) / best)
-    got: dict = {}
-    for (name, regrets), key in zip(out.items(), ("NOISE_LOTO_RULE", "NOISE_LOTO")):
-        read = sorted(r for r in regrets if not math.isnan(r))
-        got[key] = (round(statistics.median(read), 1), round(read[-1], 1)) if read else None
-        got["NOISE_LOTO_CURVES"] = len(read)  # the same curves both ways (the correction stays within x0.5-x2)
-        print(f"  {name}: {len(read)} of {len(regrets)} held-out curves read: median {statistics.median(read):+.1f} %, "
-              f"worst {read[-1]:+.1f} %" if read else f"  {name}: no held-out curve to read")
+            out["the rule"].append(regret(cs, d, lr))
+            out["the rule x the noise correction"].append(regret(cs, d, lr * noise_factor(d["batch"], bn[task], k)))
+    got: dict = {key: summary(name, regrets) for (name, regrets), key in zip(out.items(), ("NOISE_LOTO_RULE",
+                                                                                          "NOISE_LOTO"))}
+    # the same curves both ways (the correction stays within x0.5-x2)
+    got["NOISE_LOTO_CURVES"] = sum(not math.isnan(r) for r in out["the rule x the noise correction"])
     got["NOISE_K"] = correction_k(mine, fit.fit(data, fit.CHOSEN), bn)
     print(f"  NOISE_K (every task): {got['NOISE_K']:.2f}")
     return got
@@ -147,7 +150,10 @@ def show(path: Path) -> None:
     by: dict[str, list[float]] = defaultdict(list)
     for r in rows:
         by[r["task"]].append(r["b_simple"])
-    res = residuals()
+    import fit
+
+    cs = fit.curves(fit.load(HERE / "runs.jsonl"))
+    res = residuals(cs)
     print(f"| task | B_simple ({MODEL}, at the start; one value per draw) | mean | lr residual (measured / rule) |")
     print("|---|---|---|---|")
     for t in sorted(by, key=lambda t: res.get(t, math.nan)):
@@ -156,9 +162,9 @@ def show(path: Path) -> None:
               f"| {t} | {vals} | {statistics.mean(by[t]):.1f} | (no interior curve) |")
     bn = {t: statistics.mean(v) for t, v in by.items()}
     print("\nthe lr alone, leave-one-task-out (SmolLM2, the model's own constant):")
-    loto(bn)
+    loto(cs, bn)
     print("\nthe probe's correction (the rule that ships x K x sqrt(8 / (batch + B_simple))), leave-one-task-out:")
-    correction(bn)
+    correction(cs, bn)
 
 
 def main() -> None:

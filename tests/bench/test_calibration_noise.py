@@ -53,7 +53,10 @@ def test_the_rule_module_holds_the_noise_correction_of_the_committed_measurement
     for line in (noise.HERE / "noise.jsonl").read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
         by[r["task"]].append(r["b_simple"])
-    got = noise.correction({t: statistics.mean(v) for t, v in by.items()})
+    import fit
+
+    cs = fit.curves(fit.load(noise.HERE / "runs.jsonl"))
+    got = noise.correction(cs, {t: statistics.mean(v) for t, v in by.items()})
     capsys.readouterr()
     assert rule.NOISE_K == pytest.approx(got["NOISE_K"], abs=0.0051)
     assert (rule.NOISE_LOTO_RULE, rule.NOISE_LOTO, rule.NOISE_LOTO_CURVES) == (

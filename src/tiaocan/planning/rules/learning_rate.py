@@ -128,13 +128,14 @@ def horizon_factor(seen: float | None) -> float:
     return (SEEN_MEASURED / SEEN_REF) ** -SEEN_EXP * (seen / SEEN_MEASURED) ** -LONG_EXP
 
 
-def noise_factor(eff_batch: int, b_simple: float | None) -> float | None:
+def noise_factor(eff_batch: int, b_simple: float | None, k: float = NOISE_K) -> float | None:
     """What `plan --probe` multiplies the rule's short-run lr by, given the measured gradient noise scale (NOISE_K
-    above); None when B_simple was not measurable (<= 0 or not finite: the rule stands)."""
+    above; bench/calibration/noise.py passes the K it refits without a task); None when B_simple was not measurable
+    (<= 0 or not finite: the rule stands)."""
     if b_simple is None or not math.isfinite(b_simple) or b_simple <= 0:
         return None
     lo, hi = NOISE_FACTOR_RANGE
-    return min(hi, max(lo, NOISE_K * math.sqrt(SHORT_BATCH / (eff_batch + b_simple))))
+    return min(hi, max(lo, k * math.sqrt(SHORT_BATCH / (eff_batch + b_simple))))
 
 
 def recommend_lr(shape, method: str, eff_batch: int, rank: int = 16, alpha: float = REF_ALPHA,
