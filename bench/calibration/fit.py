@@ -319,8 +319,8 @@ USER_BASELINES = ("llamaboard", "lf_example", "common_2e-4", "practitioner")  # 
 
 def targets(rows: list[dict], best: dict[tuple, dict]) -> dict[str, dict[tuple, float]]:
     """Issue 12 item 3's targets, over (model, task): the leave-one-task-out plan's median / worst regret against each
-    task's best measured run, each baseline's, and on how many tasks the plan beat every baseline run there.
-    Returns each kind's regret (%) per (model, task)."""
+    task's best measured run, each baseline's, item 5's `plan --probe` as it ships (probe_as_shipped), and on how
+    many tasks each beat every baseline run there. Returns each kind's regret (%) per (model, task)."""
     regret: dict[str, dict[tuple, float]] = defaultdict(dict)
     for r in rows:
         k = (r["model"], r["task"])
@@ -331,11 +331,53 @@ def targets(rows: list[dict], best: dict[tuple, dict]) -> dict[str, dict[tuple, 
     for kind in sorted(regret):
         vals = sorted(regret[kind].values())
         print(f"  {kind:13s} {len(vals)} task(s): median {statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %")
-    plan = regret.get("plan_loto", {})
-    beaten = [k for k in plan if any(k in regret[b] for b in USER_BASELINES)]
-    wins = [k for k in beaten if all(plan[k] < regret[b][k] for b in USER_BASELINES if k in regret[b])]
-    print(f"  plan_loto below every baseline run on its task: {len(wins)} of the {len(beaten)} tasks with baselines")
+    regret["probe_as_shipped"] = probe_as_shipped(rows, regret)
+    for kind in ("probe_as_shipped", "plan_loto"):
+        plan = regret.get(kind, {})
+        beaten = [k for k in plan if any(k in regret[b] for b in USER_BASELINES)]
+        wins = [k for k in beaten if all(plan[k] < regret[b][k] for b in USER_BASELINES if k in regret[b])]
+        print(f"  {kind} below every baseline run on its task: {len(wins)} of the {len(beaten)} tasks with baselines")
     return regret
+
+
+def probe_kind(seen: float, batch: int) -> str:
+    """What `plan --probe` at its default budget measures on a run of `seen` examples at `batch`: learning-rate runs
+    ("probe") when each would see at least SEEN_MIN_MEASURED examples, else only the noise scale, which corrects the
+    rule ("plan_loto_noise"). The budget split of probing/core.py, in examples (it counts tokens)."""
+    from tiaocan.planning.rules.learning_rate import SEEN_MIN_MEASURED
+    from tiaocan.probing import DEFAULT_BUDGET
+    from tiaocan.probing.core import MIN_STEPS, NOISE_MAX, NOISE_MIN, NOISE_SHARE
+    from tiaocan.probing.lr_probe import N_LRS
+
+    allowed = DEFAULT_BUDGET * seen
+    n_noise = min(NOISE_MAX, max(NOISE_MIN, round(allowed * NOISE_SHARE)))
+    steps = max(MIN_STEPS, math.floor((allowed - n_noise) / N_LRS / batch))
+    return "probe" if steps * batch >= SEEN_MIN_MEASURED else "plan_loto_noise"
+
+
+def probe_as_shipped(rows: list[dict], regret: dict[str, dict[tuple, float]]) -> dict[tuple, float]:
+    """Issue 12 item 5, held out: per task, the run `plan --probe` (default budget) would have written, run as
+    written — the probed config (the newest `probe_v*` run) where the learning rate is probed, else the
+    noise-corrected leave-one-task-out plan. Prints the summary; returns the regret (%) per (model, task)."""
+    out, missing = {}, []
+    for r in rows:
+        if r["kind"] != "plan_loto":
+            continue
+        k = (r["model"], r["task"])
+        kind = probe_kind(r["n_train"] * r["epochs"], r["batch"])
+        if kind == "probe":
+            kind = max((x for x in regret if x.startswith("probe_v") and x[7:].isdigit() and k in regret[x]),
+                       key=lambda x: int(x[7:]), default="probe_v?")
+        if k in regret.get(kind, {}):
+            out[k] = regret[kind][k]
+        else:
+            missing.append(f"{k[1]} ({kind})")
+    vals = sorted(out.values())
+    if vals:
+        print(f"  plan --probe at its default budget, held out ({', '.join(f'{k[1]} {v:+.1f}' for k, v in sorted(out.items()))}): "
+              f"{len(vals)} task(s): median {statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %"
+              + (f"; not run as written: {', '.join(missing)}" if missing else ""))
+    return out
 
 
 if __name__ == "__main__":

@@ -145,26 +145,58 @@ def correction(cs: dict, bn: dict[str, float]) -> dict:
     return got
 
 
+def readings(path: Path) -> dict[str, dict[str, list[float]]]:
+    """The committed B_simple readings: model -> task -> one value per draw (rows without a model are SmolLM2's)."""
+    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            out[r.get("model", MODEL)][r["task"]].append(r["b_simple"])
+    return out
+
+
 def show(path: Path) -> None:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    by: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        by[r["task"]].append(r["b_simple"])
+    by = readings(path)
     import fit
 
     cs = fit.curves(fit.load(HERE / "runs.jsonl"))
     res = residuals(cs)
+    mine = by[MODEL]
     print(f"| task | B_simple ({MODEL}, at the start; one value per draw) | mean | lr residual (measured / rule) |")
     print("|---|---|---|---|")
-    for t in sorted(by, key=lambda t: res.get(t, math.nan)):
-        vals = ", ".join(f"{v:.1f}" for v in by[t])
-        print(f"| {t} | {vals} | {statistics.mean(by[t]):.1f} | x{res[t]:.2f} |" if t in res else
-              f"| {t} | {vals} | {statistics.mean(by[t]):.1f} | (no interior curve) |")
-    bn = {t: statistics.mean(v) for t, v in by.items()}
+    for t in sorted(mine, key=lambda t: res.get(t, math.nan)):
+        vals = ", ".join(f"{v:.1f}" for v in mine[t])
+        print(f"| {t} | {vals} | {statistics.mean(mine[t]):.1f} | x{res[t]:.2f} |" if t in res else
+              f"| {t} | {vals} | {statistics.mean(mine[t]):.1f} | (no interior curve) |")
+    bn = {t: statistics.mean(v) for t, v in mine.items()}
+    for model in sorted(set(by) - {MODEL}):
+        others(model, by[model], bn)
     print("\nthe lr alone, leave-one-task-out (SmolLM2, the model's own constant):")
     loto(cs, bn)
     print("\nthe probe's correction (the rule that ships x K x sqrt(8 / (batch + B_simple))), leave-one-task-out:")
     correction(cs, bn)
+
+
+def others(model: str, theirs: dict[str, list[float]], bn: dict[str, float]) -> tuple[float, float] | None:
+    """Another model's B_simple on the same tasks beside SmolLM2's: if the noise scale were the data's alone, the
+    task-to-task ratios would match (the correction's K, fitted on SmolLM2, is applied to every model). Returns the
+    lowest and highest ratio of the two models' means over the common tasks (the rule module's NOISE_MODEL_SPREAD)."""
+    means = {t: statistics.mean(v) for t, v in theirs.items() if t in bn}
+    if not means:
+        return None
+    ref = "support60" if "support60" in means else min(means)
+    print(f"\n{model}'s B_simple beside {MODEL}'s (each relative to its own on {ref}; the ratio of the two):")
+    for t in sorted(means, key=lambda t: bn[t]):
+        vals = ", ".join(f"{v:.1f}" for v in theirs[t])
+        print(f"  {t:12s} {vals:12s} mean {means[t]:5.1f} (x{means[t] / means[ref]:.2f}); {MODEL} {bn[t]:5.1f} "
+              f"(x{bn[t] / bn[ref]:.2f}); {model} / {MODEL} x{means[t] / bn[t]:.2f}")
+    ratios = [means[t] / bn[t] for t in means]
+    rank = lambda xs: [sorted(xs).index(x) for x in xs]  # noqa: E731 (Spearman's rho: Pearson's r of the ranks)
+    rho = statistics.correlation(rank([means[t] for t in means]), rank([bn[t] for t in means])) if len(means) > 2 \
+        else math.nan
+    print(f"  {model} / {MODEL} over {len(ratios)} tasks: x{min(ratios):.2f} to x{max(ratios):.2f}; the tasks' order "
+          f"by B_simple, Spearman's rho {rho:.2f}")
+    return round(min(ratios), 2), round(max(ratios), 2)
 
 
 def main() -> None:
@@ -172,13 +204,15 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--examples", type=int, default=32)
     ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--models", default=MODEL, help="comma-separated; the held-out analysis reads SmolLM2's rows, "
+                    "the others are tabled beside them (is the noise scale the data's or the model's?)")
     ap.add_argument("--out", type=Path, default=HERE / "noise.jsonl")
     ap.add_argument("--show", action="store_true", help="print the table from --out, measure nothing")
     a = ap.parse_args()
     if not a.show:
-        for task in a.tasks.split(","):
+        for model, task in ((m, t) for m in a.models.split(",") for t in a.tasks.split(",")):
             for seed in map(int, a.seeds.split(",")):
-                row = measure(task, a.examples, seed)
+                row = measure(task, a.examples, seed, model)
                 print(json.dumps(row), flush=True)
                 with a.out.open("a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")

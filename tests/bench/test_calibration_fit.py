@@ -116,10 +116,12 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     assert (rule.CALIBRATION_WITHIN2, rule.CALIBRATION_CURVES) == (k["CALIBRATION_WITHIN2"], k["CALIBRATION_CURVES"])
     pairs = effects.loraplus_pairs(fit.curves(rows))
     assert rule.LORAPLUS_EXP == pytest.approx(effects.loraplus_exponent(pairs), abs=0.0051)
-    plan = sorted(fit.targets(rows, fit.best_runs(rows))["plan_loto"].values())
+    regret = fit.targets(rows, fit.best_runs(rows))
     capsys.readouterr()
-    assert (rule.PLAN_LOTO_MEDIAN, rule.PLAN_LOTO_WORST, rule.PLAN_LOTO_TASKS) == pytest.approx(
-        (round(statistics.median(plan), 1), round(plan[-1], 1), len(plan)))
+    for name, kind in (("PLAN_LOTO", "plan_loto"), ("PROBE_LOTO", "probe_as_shipped")):
+        got = sorted(regret[kind].values())
+        assert (getattr(rule, f"{name}_MEDIAN"), getattr(rule, f"{name}_WORST"), getattr(rule, f"{name}_TASKS")) == \
+            pytest.approx((round(statistics.median(got), 1), round(got[-1], 1), len(got))), name
 
 
 def test_a_weighted_form_follows_the_curves_where_a_miss_costs_most():
@@ -154,3 +156,17 @@ def test_results_md_holds_fit_output_of_the_committed_runs(tmp_path):
     assert again.returncode == 1 and "results.py" in again.stderr
     subprocess.run([sys.executable, str(script), "--results", str(stale)], check=True, capture_output=True, cwd=ROOT)
     assert stale.read_text(encoding="utf-8") == text
+
+
+def test_the_probe_as_shipped_reads_the_run_the_default_budget_would_have_written():
+    """fit.probe_kind follows probing/core.py's budget split: at 0.15, 800 examples x 3 epochs at batch 16 leave five
+    runs of 64 examples (>= 60 measured: the learning-rate probe), 420 x 3 at batch 8 five runs of 24 (the noise
+    correction only); and the summary takes each task's matching run, naming the ones not run."""
+    import fit
+
+    assert fit.probe_kind(2400, 16) == "probe"
+    assert fit.probe_kind(1260, 8) == "plan_loto_noise" and fit.probe_kind(642, 4) == "plan_loto_noise"
+    plan = dict(model="m", kind="plan_loto", n_train=800, epochs=3, batch=16)
+    rows = [dict(plan, task="long"), dict(plan, task="short", n_train=60, batch=1), dict(plan, task="unrun", n_train=50)]
+    regret = {"probe_v3": {("m", "long"): 9.0}, "probe_v4": {("m", "long"): 0.5}, "plan_loto_noise": {("m", "short"): 2.0}}
+    assert fit.probe_as_shipped(rows, regret) == {("m", "long"): 0.5, ("m", "short"): 2.0}

@@ -40,24 +40,39 @@ def test_show_sets_each_task_beside_its_residual_and_scores_the_noise_forms_held
     assert "NOISE_K (every task)" in text
 
 
+def test_another_models_readings_are_tabled_beside_smollm2s_and_left_out_of_its_fit(tmp_path, capsys):
+    """Rows of another model do not enter SmolLM2's table or fit; they are set beside it as ratios, with the rank
+    correlation of the tasks' order."""
+    import noise
+
+    out = tmp_path / "noise.jsonl"
+    rows = [dict(task=t, b_simple=b) for t, b in (("support", 8.0), ("support60", 9.5), ("pyfaq", 11.0))]
+    rows += [dict(task=t, model="other", b_simple=b) for t, b in (("support", 4.0), ("support60", 4.75),
+                                                                   ("pyfaq", 22.0))]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    by = noise.readings(out)
+    assert dict(by["smollm2-135m"]) == {"support": [8.0], "support60": [9.5], "pyfaq": [11.0]}
+    assert noise.others("other", by["other"], {"support": 8.0, "support60": 9.5, "pyfaq": 11.0}) == (0.5, 2.0)
+    assert "x0.50 to x2.00; the tasks' order by B_simple, Spearman's rho 1.00" in capsys.readouterr().out
+
+
 def test_the_rule_module_holds_the_noise_correction_of_the_committed_measurements(capsys):
     """planning/rules/learning_rate.py copies NOISE_K and the held-out read-outs its reason quotes from noise.py on the
     committed noise.jsonl and runs.jsonl: new runs or noise readings that move them must come with the copy."""
     import statistics
-    from collections import defaultdict
 
     import noise
     from tiaocan.planning.rules import learning_rate as rule
 
-    by = defaultdict(list)
-    for line in (noise.HERE / "noise.jsonl").read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        by[r["task"]].append(r["b_simple"])
+    by = noise.readings(noise.HERE / "noise.jsonl")
     import fit
 
     cs = fit.curves(fit.load(noise.HERE / "runs.jsonl"))
-    got = noise.correction(cs, {t: statistics.mean(v) for t, v in by.items()})
+    bn = {t: statistics.mean(v) for t, v in by[noise.MODEL].items()}
+    got = noise.correction(cs, bn)
+    spread = noise.others("gemma3-270m", by["gemma3-270m"], bn)
     capsys.readouterr()
     assert rule.NOISE_K == pytest.approx(got["NOISE_K"], abs=0.0051)
     assert (rule.NOISE_LOTO_RULE, rule.NOISE_LOTO, rule.NOISE_LOTO_CURVES) == (
         got["NOISE_LOTO_RULE"], got["NOISE_LOTO"], got["NOISE_LOTO_CURVES"])
+    assert rule.NOISE_MODEL == noise.MODEL and rule.NOISE_MODEL_SPREAD == spread

@@ -63,6 +63,8 @@ def test_probe_runs_shorter_than_the_rules_horizons_measure_nothing(tiny_model_d
         assert "measured none" in (tmp_path / "plan.yaml").read_text()
     else:
         assert "noise scale" in rec["source"] and "The gradient noise scale measured here" in rec["reason"]
+        # how sure: the probe's held-out record, and that K was fitted on another model than this tiny one
+        assert "Held out on the calibration suite" in rec["reason"] and "K was fitted on SmolLM2-135M" in rec["reason"]
         assert "noise-scale correction" in r.output and "for the gradient noise scale" in (
             tmp_path / "plan.yaml").read_text()
 
@@ -77,6 +79,13 @@ def test_a_measured_noise_scale_moves_the_rules_lr_within_its_range():
     assert noise_factor(4, 8.1) == pytest.approx(NOISE_K * (8 / 12.1) ** 0.5) and noise_factor(4, 8.1) > 1
     assert noise_factor(1, 0.01) == 2.0 and noise_factor(64, 500) == 0.5
     assert noise_factor(8, None) is None and noise_factor(8, float("nan")) is None and noise_factor(8, -3) is None
+    # K's own model is recognised by its names (the reason adds the other-model caveat everywhere else)
+    from tiaocan.planning.rules.learning_rate import NOISE_MODEL, measured_key
+    from tiaocan.planning.shapes import load_shape
+
+    assert measured_key(load_shape("HuggingFaceTB/SmolLM2-135M-Instruct")) == NOISE_MODEL
+    assert measured_key(load_shape("gemma-3-270m")) not in (None, NOISE_MODEL)
+    assert measured_key(load_shape("Qwen/Qwen2.5-7B-Instruct")) is None
 
 
 def test_cli_probe_writes_the_measured_section_and_json(probed):
@@ -107,6 +116,7 @@ def test_chosen_lr_is_a_probed_one_after_the_transfer(probed):
     assert data["config"]["learning_rate"] == p["chosen_lr"]
     rec = next(r for r in data["recommendations"] if r["key"] == "learning_rate")
     assert rec["value"] == p["chosen_lr"] and "measured" in rec["source"] and "Measured on your data" in rec["reason"]
+    assert "Held out on the calibration suite" in rec["reason"] and "K was fitted" not in rec["reason"]
 
 
 def test_tune_trial_0_is_the_probed_config(probed):

@@ -21,8 +21,10 @@ from .. import derive
 from ..errors import UserError
 from ..explanation import reason
 from ..planning.result import NoiseScale, Plan, ProbeResult
-from ..planning.rules.learning_rate import (NOISE_LOTO, NOISE_LOTO_CURVES, NOISE_LOTO_RULE, SEEN_MIN_MEASURED,
-                                           noise_factor)
+from ..planning.rules.learning_rate import (NOISE_LOTO, NOISE_LOTO_CURVES, NOISE_LOTO_RULE, NOISE_MODEL,
+                                           NOISE_MODEL_SPREAD, PROBE_LOTO_MEDIAN, PROBE_LOTO_TASKS, PROBE_LOTO_WORST,
+                                           SEEN_MIN_MEASURED, measured_key, noise_factor)
+from ..planning.shapes import load_shape
 from . import DEFAULT_BUDGET, MAX_BUDGET, parse_budget
 from .batch import apply_noise_scale
 from .lr_probe import N_LRS, SPACING, best_index, candidates, edge_of, run_config, score, transfer_factor, two_digits
@@ -116,6 +118,8 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
             lr_text = text("lr_noise", b_simple=noise_res.b_simple, eff=eb, factor=factor, rule=centre, lr=chosen,
                            rule_median=NOISE_LOTO_RULE[0], rule_worst=NOISE_LOTO_RULE[1], median=NOISE_LOTO[0],
                            worst=NOISE_LOTO[1], curves=NOISE_LOTO_CURVES) + " " + lr_text
+            if measured_key(load_shape(plan.model)) != NOISE_MODEL:
+                lr_text += " " + text("lr_noise_other_model", low=NOISE_MODEL_SPREAD[0], high=NOISE_MODEL_SPREAD[1])
     elif best is None:
         chosen, lr_text = centre, text("lr_all_failed", rule=centre, half=centre / 2)
     else:
@@ -127,6 +131,8 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
                        transfer=transfer, lr=chosen, rule=rule_lr)
         if edge:
             lr_text += " " + text("lr_edge_" + edge) + (" " + text("lr_extended") if extended else "")
+    if factor is not None or measured:  # how sure: what the probe chose, run as written on tasks left out of the fit
+        lr_text += " " + text("lr_held_out", tasks=PROBE_LOTO_TASKS, median=PROBE_LOTO_MEDIAN, worst=PROBE_LOTO_WORST)
     if user_lr is not None:
         lr_text, chosen = text("lr_user_set", value=user_lr, lr=chosen) if measured else lr_text, float(user_lr)
     fraction = spent / full_tokens
