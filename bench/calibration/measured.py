@@ -20,9 +20,12 @@ def score(r: dict) -> float:
 
 
 def curves(rows: list[dict]) -> dict[tuple, list[tuple[float, float, dict]]]:
+    """Per (model, task, batch, LoRA+, epochs): the (lr, score, run) points, by lr. The grid's runs, and a plan's run
+    marked `"curve": true` where it is the same config as a curve's points (a leave-one-task-out plan re-run with
+    only the batch or LoRA+ fixed, whose lr then joined a curve at that batch)."""
     out: dict[tuple, list] = defaultdict(list)
     for r in rows:
-        if r["kind"] == "grid":
+        if r["kind"] == "grid" or r.get("curve"):
             out[(r["model"], r["task"], r["batch"], r["loraplus"], r["epochs"])].append((r["lr"], score(r), r))
     return {k: sorted(v, key=lambda x: x[0]) for k, v in out.items()}
 
