@@ -374,8 +374,9 @@ def probe_as_shipped(rows: list[dict], regret: dict[str, dict[tuple, float]]) ->
             missing.append(f"{k[1]} ({kind})")
     vals = sorted(out.values())
     if vals:
-        print(f"  plan --probe at its default budget, held out ({', '.join(f'{k[1]} {v:+.1f}' for k, v in sorted(out.items()))}): "
-              f"{len(vals)} task(s): median {statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %"
+        each = ", ".join(f"{k[1]} {v:+.1f}" for k, v in sorted(out.items()))
+        print(f"  plan --probe at its default budget, held out ({each}): {len(vals)} task(s): median "
+              f"{statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %"
               + (f"; not run as written: {', '.join(missing)}" if missing else ""))
     return out
 

@@ -117,7 +117,14 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     pairs = effects.loraplus_pairs(fit.curves(rows))
     assert rule.LORAPLUS_EXP == pytest.approx(effects.loraplus_exponent(pairs), abs=0.0051)
     regret = fit.targets(rows, fit.best_runs(rows))
+    cs = fit.curves(rows)
+    best_task = {(m, t): min(p[1] for (m2, t2, *_), pts in cs.items() if (m2, t2) == (m, t) for p in pts)
+                 for m, t, *_ in cs}
+    lr_alone = sorted(r for r in fit.loto(cs, fit.interior(cs), fit.CHOSEN, best_task, own=True).values()
+                      if r is not None)
     capsys.readouterr()
+    assert (rule.LOTO_MEDIAN, rule.LOTO_WORST, rule.LOTO_CURVES) == pytest.approx(  # fit.py's upper median
+        (round(lr_alone[len(lr_alone) // 2], 1), round(lr_alone[-1], 1), len(lr_alone)))
     for name, kind in (("PLAN_LOTO", "plan_loto"), ("PROBE_LOTO", "probe_as_shipped")):
         got = sorted(regret[kind].values())
         assert (getattr(rule, f"{name}_MEDIAN"), getattr(rule, f"{name}_WORST"), getattr(rule, f"{name}_TASKS")) == \
@@ -167,6 +174,8 @@ def test_the_probe_as_shipped_reads_the_run_the_default_budget_would_have_writte
     assert fit.probe_kind(2400, 16) == "probe"
     assert fit.probe_kind(1260, 8) == "plan_loto_noise" and fit.probe_kind(642, 4) == "plan_loto_noise"
     plan = dict(model="m", kind="plan_loto", n_train=800, epochs=3, batch=16)
-    rows = [dict(plan, task="long"), dict(plan, task="short", n_train=60, batch=1), dict(plan, task="unrun", n_train=50)]
-    regret = {"probe_v3": {("m", "long"): 9.0}, "probe_v4": {("m", "long"): 0.5}, "plan_loto_noise": {("m", "short"): 2.0}}
+    rows = [dict(plan, task="long"), dict(plan, task="short", n_train=60, batch=1),
+            dict(plan, task="unrun", n_train=50)]
+    regret = {"probe_v3": {("m", "long"): 9.0}, "probe_v4": {("m", "long"): 0.5},
+              "plan_loto_noise": {("m", "short"): 2.0}}
     assert fit.probe_as_shipped(rows, regret) == {("m", "long"): 0.5, ("m", "short"): 2.0}

@@ -29,11 +29,11 @@
    1,000 seen +1.4 % / +27.0 %, each curve weighted by its curvature +1.0 % / +31.3 % (across-model: +1.7 / +59.5,
    +2.0 / +53.5, +1.0 / +58.0). Differences of ~1 % are within the suite's eval noise, so the form stays and its
    constants are refitted. Its horizon exponent moved with each task added (0.16 with 3, 0.09 with 4, 0.22 with 5,
-   0.46 with the 3-epoch chatter curves, 0.41 with sharegpt100, 0.44 with chatter_zh at batch 2, session 12: there
-   the best lr, 5.9e-4, sat x0.34 of batch 16's 1.7e-3 at 1/8 the batch, the square root's x0.35; with it the 11 common curves give this form +1.0 % / +34.1 %, bent +1.4 % / +28.7 %, weighted +1.5 % /
-   +32.4 %). Within a task, 1 to 3 epochs moved the best lr
-   x0.41 on both chatter tasks and x0.50 on sharegpt100 (100 -> 300 seen: steep at a small horizon too, so the slope
-   is not a matter of the run's length alone) but x0.75 / x0.83 on the support tasks: how fast the best lr falls
+   0.46 with the 3-epoch chatter curves, 0.41 with sharegpt100, 0.44 with chatter_zh at batch 2 in session 12:
+   there the best lr, 5.9e-4, sat x0.34 of batch 16's 1.7e-3 at 1/8 the batch, the square root's x0.35; with it the
+   11 common curves give this form +1.0 % / +34.1 %, bent +1.4 % / +28.7 %, weighted +1.5 % / +32.4 %). Within a
+   task, 1 to 3 epochs moved the best lr x0.41 on both chatter tasks and x0.50 on sharegpt100 (100 -> 300 seen: steep
+   at a small horizon too, so the slope is not a matter of the run's length alone) but x0.75 / x0.83 on the support tasks: how fast the best lr falls
    with the horizon depends on the data, which a formula of batch and horizon cannot see (`plan --probe` measures it
    where the run is long enough). The form is steadier than its constants. The rule in the measured range:
        lr = reference x MULT x sqrt(batch / 8) x (examples seen / 1000)^-SEEN_EXP
