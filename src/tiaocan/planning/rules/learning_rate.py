@@ -101,7 +101,7 @@ NOISE_MODEL, NOISE_MODEL_SPREAD = "smollm2-135m", (0.40, 1.55)
 # `plan --probe` as it ships, run as written on a task left out of the fit (fit.py's "plan --probe at its default
 # budget" line): the learning-rate probe's choice where its runs are long enough (chatter_en), else the noise-corrected
 # plan; against each task's best measured run, SmolLM2 on the same 6 tasks.
-PROBE_LOTO_MEDIAN, PROBE_LOTO_WORST, PROBE_LOTO_TASKS = 1.4, 8.5, 6
+PROBE_LOTO_MEDIAN, PROBE_LOTO_WORST, PROBE_LOTO_TASKS = 1.6, 8.5, 6
 SRC = ("tinker-cookbook hyperparam_utils.get_lr / LoRA Without Regret; Malladi et al. 2022 (sqrt batch); "
        "tiaocan calibration suite (short runs: batch, epochs, model); Filatov et al. 2025 / Bjorck et al. 2024 (long)")
 
