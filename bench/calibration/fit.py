@@ -207,9 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"\nfits on {len(data)} interior optima ({len({d['model'] for d in data})} models, "
           f"{len({d['task'] for d in data})} tasks): log(lr*/ref) = c + a log(batch/8) + s log(horizon/H0)")
-    best_task: dict = defaultdict(lambda: math.inf)
-    for (model, task, *_), pts in cs.items():
-        best_task[(model, task)] = min(best_task[(model, task)], min(p[1] for p in pts))
+    best_task = best_per_task(cs)
     scored: dict[tuple[str, bool], dict[tuple, float | None]] = {}
     for name, form in FORMS.items():
         rule = fit(data, form)
@@ -225,6 +223,14 @@ def main(argv: list[str] | None = None) -> None:
     print("\nthe rule's constants (planning/rules/learning_rate.py): " + ", ".join(
         f"{n} {v:.3g}" if isinstance(v, float) else f"{n} {v}" for n, v in k.items() if n != "MODEL_MULT")
         + "; MODEL_MULT " + ", ".join(f"{m} {v:.3g}" for m, v in sorted(k["MODEL_MULT"].items())))
+
+
+def best_per_task(cs: dict) -> dict[tuple[str, str], float]:
+    """Each (model, task)'s best loss over its curves' points (the held-out read-outs' "task's best")."""
+    best: dict = defaultdict(lambda: math.inf)
+    for (model, task, *_), pts in cs.items():
+        best[(model, task)] = min(best[(model, task)], min(p[1] for p in pts))
+    return best
 
 
 def common(scored: dict[tuple[str, bool], dict[tuple, float | None]]) -> None:
@@ -343,15 +349,13 @@ def targets(rows: list[dict], best: dict[tuple, dict]) -> dict[str, dict[tuple, 
 def probe_kind(seen: float, batch: int) -> str:
     """What `plan --probe` at its default budget measures on a run of `seen` examples at `batch`: learning-rate runs
     ("probe") when each would see at least SEEN_MIN_MEASURED examples, else only the noise scale, which corrects the
-    rule ("plan_loto_noise"). The budget split of probing/core.py, in examples (it counts tokens)."""
+    rule ("plan_loto_noise"). probing/core.py's budget split, counted in examples (the probe counts tokens)."""
     from tiaocan.planning.rules.learning_rate import SEEN_MIN_MEASURED
     from tiaocan.probing import DEFAULT_BUDGET
-    from tiaocan.probing.core import MIN_STEPS, NOISE_MAX, NOISE_MIN, NOISE_SHARE
-    from tiaocan.probing.lr_probe import N_LRS
+    from tiaocan.probing.core import lr_run_steps, noise_examples
 
     allowed = DEFAULT_BUDGET * seen
-    n_noise = min(NOISE_MAX, max(NOISE_MIN, round(allowed * NOISE_SHARE)))
-    steps = max(MIN_STEPS, math.floor((allowed - n_noise) / N_LRS / batch))
+    steps = lr_run_steps(allowed - noise_examples(allowed), batch)
     return "probe" if steps * batch >= SEEN_MIN_MEASURED else "plan_loto_noise"
 
 

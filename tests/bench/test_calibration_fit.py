@@ -118,9 +118,7 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     assert rule.LORAPLUS_EXP == pytest.approx(effects.loraplus_exponent(pairs), abs=0.0051)
     regret = fit.targets(rows, fit.best_runs(rows))
     cs = fit.curves(rows)
-    best_task = {(m, t): min(p[1] for (m2, t2, *_), pts in cs.items() if (m2, t2) == (m, t) for p in pts)
-                 for m, t, *_ in cs}
-    lr_alone = sorted(r for r in fit.loto(cs, fit.interior(cs), fit.CHOSEN, best_task, own=True).values()
+    lr_alone = sorted(r for r in fit.loto(cs, fit.interior(cs), fit.CHOSEN, fit.best_per_task(cs), own=True).values()
                       if r is not None)
     capsys.readouterr()
     assert (rule.LOTO_MEDIAN, rule.LOTO_WORST, rule.LOTO_CURVES) == pytest.approx(  # fit.py's upper median

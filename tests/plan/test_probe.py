@@ -81,11 +81,10 @@ def test_a_measured_noise_scale_moves_the_rules_lr_within_its_range():
     assert noise_factor(8, None) is None and noise_factor(8, float("nan")) is None and noise_factor(8, -3) is None
     # K's own model is recognised by its names (the reason adds the other-model caveat everywhere else)
     from tiaocan.planning.rules.learning_rate import NOISE_MODEL, measured_key
-    from tiaocan.planning.shapes import load_shape
 
-    assert measured_key(load_shape("HuggingFaceTB/SmolLM2-135M-Instruct")) == NOISE_MODEL
-    assert measured_key(load_shape("gemma-3-270m")) not in (None, NOISE_MODEL)
-    assert measured_key(load_shape("Qwen/Qwen2.5-7B-Instruct")) is None
+    assert measured_key("HuggingFaceTB/SmolLM2-135M-Instruct") == NOISE_MODEL
+    assert measured_key("gemma-3-270m") not in (None, NOISE_MODEL)
+    assert measured_key("Qwen/Qwen2.5-7B-Instruct") is None
 
 
 def test_cli_probe_writes_the_measured_section_and_json(probed):

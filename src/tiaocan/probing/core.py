@@ -24,7 +24,6 @@ from ..planning.result import NoiseScale, Plan, ProbeResult
 from ..planning.rules.learning_rate import (NOISE_LOTO, NOISE_LOTO_CURVES, NOISE_LOTO_RULE, NOISE_MODEL,
                                            NOISE_MODEL_SPREAD, PROBE_LOTO_MEDIAN, PROBE_LOTO_TASKS, PROBE_LOTO_WORST,
                                            SEEN_MIN_MEASURED, measured_key, noise_factor)
-from ..planning.shapes import load_shape
 from . import DEFAULT_BUDGET, MAX_BUDGET, parse_budget
 from .batch import apply_noise_scale
 from .lr_probe import N_LRS, SPACING, best_index, candidates, edge_of, run_config, score, transfer_factor, two_digits
@@ -74,7 +73,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     if noise:
         from .noise import measure_noise
 
-        n_noise = int(min(NOISE_MAX, max(NOISE_MIN, round(allowed / tokens_per_example * NOISE_SHARE))))
+        n_noise = noise_examples(allowed / tokens_per_example)
         say(f"probe: gradient noise scale from {n_noise} examples…")
         est, used, secs = measure_noise(local_config(plan, devices, held, extra, tmp / "noise"), n_noise)
         spent += used
@@ -90,7 +89,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     eb = cfg.effective_batch()
     n_train = held_out_train(plan, cfg)
     left = max(0.0, allowed - spent) / tokens_per_example
-    steps = max(MIN_STEPS, math.floor(left / N_LRS / eb))
+    steps = lr_run_steps(left, eb)
     probe_seen = derive.examples_seen(derive.schedule(cfg, n_train, n_eval), cfg.num_train_epochs, steps)
     full_seen = examples_seen(probed)
     transfer = transfer_factor(full_seen, probe_seen, plan.method)
@@ -118,7 +117,7 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
             lr_text = text("lr_noise", b_simple=noise_res.b_simple, eff=eb, factor=factor, rule=centre, lr=chosen,
                            rule_median=NOISE_LOTO_RULE[0], rule_worst=NOISE_LOTO_RULE[1], median=NOISE_LOTO[0],
                            worst=NOISE_LOTO[1], curves=NOISE_LOTO_CURVES) + " " + lr_text
-            if measured_key(load_shape(plan.model)) != NOISE_MODEL:
+            if measured_key(plan.model) != NOISE_MODEL:
                 lr_text += " " + text("lr_noise_other_model", low=NOISE_MODEL_SPREAD[0], high=NOISE_MODEL_SPREAD[1])
     elif best is None:
         chosen, lr_text = centre, text("lr_all_failed", rule=centre, half=centre / 2)
@@ -150,6 +149,16 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
     source = SOURCE_RUNS if measured else SOURCE_NOISE if factor else None
     kept = user_lr is not None or source is None
     return _with_lr(probed, chosen, lr_text, kept, source).model_copy(update=dict(probe=result))
+
+
+def noise_examples(allowed: float) -> int:
+    """Examples the noise-scale gradients get out of `allowed` (the budget, in examples)."""
+    return int(min(NOISE_MAX, max(NOISE_MIN, round(allowed * NOISE_SHARE))))
+
+
+def lr_run_steps(left: float, eff_batch: int) -> int:
+    """Optimizer steps of each of the N_LRS learning-rate runs, given what is `left` of the budget (examples)."""
+    return max(MIN_STEPS, math.floor(left / N_LRS / eff_batch))
 
 
 def _lr_runs(cfg, centre: float, transfer: float, steps: int, own: int, left: float, tmp: Path,

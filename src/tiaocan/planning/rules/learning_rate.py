@@ -33,9 +33,10 @@
    there the best lr, 5.9e-4, sat x0.34 of batch 16's 1.7e-3 at 1/8 the batch, the square root's x0.35; with it the
    11 common curves give this form +1.0 % / +34.1 %, bent +1.4 % / +28.7 %, weighted +1.5 % / +32.4 %). Within a
    task, 1 to 3 epochs moved the best lr x0.41 on both chatter tasks and x0.50 on sharegpt100 (100 -> 300 seen: steep
-   at a small horizon too, so the slope is not a matter of the run's length alone) but x0.75 / x0.83 on the support tasks: how fast the best lr falls
-   with the horizon depends on the data, which a formula of batch and horizon cannot see (`plan --probe` measures it
-   where the run is long enough). The form is steadier than its constants. The rule in the measured range:
+   at a small horizon too, so the slope is not a matter of the run's length alone) but x0.75 / x0.83 on the support
+   tasks: how fast the best lr falls with the horizon depends on the data, which a formula of batch and horizon cannot
+   see (`plan --probe` measures it where the run is long enough). The form is steadier than its constants. The rule
+   in the measured range:
        lr = reference x MULT x sqrt(batch / 8) x (examples seen / 1000)^-SEEN_EXP
    MULT is the model's own where the suite measured it (MODEL_MULT), else the mean of the measured models (their own
    were x0.60 and x1.66 of it). Beyond the longest horizon the suite measured (SEEN_MEASURED examples seen) the lr
@@ -123,15 +124,16 @@ def lora_scale(rank: int, alpha: float, rslora: bool) -> float:
 
 def model_mult(shape) -> tuple[float, bool]:
     """(the short-run multiplier for this model, whether the suite measured this model itself)."""
-    key = measured_key(shape)
+    key = measured_key(shape.name)
     return (MODEL_MULT[key], True) if key else (MULT, False)
 
 
-def measured_key(shape) -> str | None:
-    """The calibration suite's name for this model ("smollm2-135m"), or None when the suite did not measure it."""
+def measured_key(model: str) -> str | None:
+    """The calibration suite's name for `model` (what the user passed as --model, as `shape.name` holds it:
+    "smollm2-135m"), or None when the suite did not measure it."""
     from ...models import ALIASES  # an embedded model's name ("gemma3-270m") and its aliases ("gemma-3-270m")
 
-    names = [shape.name, *(alias for alias, name in ALIASES.items() if name == shape.name)]
+    names = [model, *(alias for alias, name in ALIASES.items() if name == model)]
     return next((k for k in map(builtin_key, names) if k in MODEL_MULT), None)
 
 
