@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import functools
 import io
+import json
 import math
 import statistics
 from collections import defaultdict
@@ -57,6 +58,7 @@ class Form:
     bent: bool = False  # a second horizon slope s2 added beyond H0 (the rule module's switch to a long-run exponent)
     weighted: bool = False  # each curve weighs what a miss costs there (its curvature), not its log-lr distance
     base: bool = False  # a data term: s2 x log(the base model's held-out loss on the task), see DATA_FORMS
+    repetition: bool = False  # a data term: s2 x the task's answer repetition (tiaocan.data.repetition)
 
 
 FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form("seen", 0.5, bent=True),
@@ -67,7 +69,13 @@ FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form
 # above the fit, sharegpt100's x0.5-0.7): the base model's held-out loss on the task (how far the data is from what
 # the model already predicts; plan time could measure it with one forward pass). Compared held out on its own, as it
 # needs a model's loss the rule does not have without a probe; read here from the runs (base_losses).
-DATA_FORMS = {"sqrt batch + seen + log base loss": Form("seen", 0.5, base=True)}
+# Answer repetition (the share of each training answer's 16-character pieces said in another answer: support 0.66,
+# support60 0.24, the other tasks 0.04-0.09): where answers repeat, held-out answers are recall of trained ones and
+# the best lr stays high (tiaocan/data/repetition.py). Plan time reads it from the training file alone.
+DATA_FORMS = {"sqrt batch + seen + log base loss": Form("seen", 0.5, base=True),
+              "sqrt batch + seen + answer repetition": Form("seen", 0.5, repetition=True)}
+DATA_TERM = {"base": "log base loss", "repetition": "answer repetition"}
+REPETITION = HERE / "repetition.json"  # each task's answer repetition, written by tasks.py from its training file
 CHOSEN = FORMS["sqrt batch + seen"]  # the form planning/rules/learning_rate.py implements (rule_constants)
 # "bent": it must beat the straight line held out to stay. "weighted": least squares on log lr treats a ×2 miss the
 # same on every curve, but on a flat curve (chatter_en at 3 epochs: ±×2 costs < 1 %) it costs nothing and on a steep
@@ -79,7 +87,8 @@ def features(d: dict, form: Form) -> tuple[float, float, float]:
     """(log batch / 8, log horizon / H0, the third term: the same beyond H0 for the bent form, log base loss for a
     data form, else 0)."""
     xh = math.log(d[form.horizon] / H0[form.horizon]) if form.horizon != "none" else 0.0
-    third = max(0.0, xh) if form.bent else math.log(d["base"]) if form.base else 0.0
+    third = (max(0.0, xh) if form.bent else math.log(d["base"]) if form.base
+             else d["repetition"] if form.repetition else 0.0)
     return math.log(d["batch"] / 8), xh, third
 
 
@@ -155,7 +164,17 @@ def curve_point(model: str, task: str, batch: int, ep: float, pts: list, base: f
     # a run stopped early (diverged) counted only its own tokens: scale each to its planned steps
     tokens = max(p[2]["tokens"] * p[2]["total_steps"] / max(1, p[2]["steps"]) for p in pts)
     return dict(model=model, task=task, batch=batch, seen=r["n_train"] * ep, tokens=tokens, steps=steps, epochs=ep,
-                base=base)
+                base=base, repetition=repetition(task))
+
+
+def repetition(task: str) -> float:
+    """The task's answer repetition (REPETITION; nan for a task tasks.py has not measured)."""
+    return _repetitions().get(task, math.nan)
+
+
+@functools.cache
+def _repetitions() -> dict[str, float]:
+    return json.loads(REPETITION.read_text(encoding="utf-8")) if REPETITION.is_file() else {}
 
 
 def base_losses(cs: dict) -> dict[tuple[str, str], float]:
@@ -252,8 +271,9 @@ def data_forms(cs: dict, data: list[dict], best_task: dict, scored: dict[tuple[s
     """Each DATA_FORMS candidate held out against the chosen form, on the curves both could be read on."""
     for name, form in DATA_FORMS.items():
         rule = fit(data, form)
+        term = DATA_TERM["base" if form.base else "repetition"]
         print(f"\n## {name} (a data feature): c x{math.exp(rule['c']):.2f}, s {rule['s']:+.2f}, "
-              f"log base loss {rule['s2']:+.2f}")
+              f"{term} {rule['s2']:+.2f}")
         for own in (True, False):
             chosen = scored[("sqrt batch + seen", own)]
             with contextlib.redirect_stdout(io.StringIO()):

@@ -52,11 +52,12 @@ from tasks import DATA, TASKS  # noqa: E402
 LRS = [1.25e-4 * 2 ** k for k in range(8)]
 # Effective batches per task: x4 apart, scaled with the task (a batch of 64 on 60 examples is 1 step an epoch).
 BATCHES = {"support60": (2, 8, 32), "support": (2, 8, 32), "pyfaq": (2, 8, 32), "chatter_zh": (4, 16, 64),
-           "chatter_en": (4, 16, 64), "sharegpt": (8, 32, 128), "sharegpt100": (2, 8, 32)}
+           "chatter_en": (4, 16, 64), "sharegpt": (8, 32, 128), "sharegpt100": (2, 8, 32),
+           "chatter_topic": (2, 8, 32)}
 EPOCHS = {"sharegpt": 1}  # 3 elsewhere; 3,000 long conversations x 3 epochs is more than this suite can afford
 # + a 1-epoch lr sweep at this batch (the middle one; sharegpt100: the plan's, where its 3-epoch curve was measured on
 # the CPU): the horizon effect alone, within a task
-HORIZON_TASKS = {"support": 8, "chatter_en": 16, "sharegpt100": 2}
+HORIZON_TASKS = {"support": 8, "chatter_en": 16, "sharegpt100": 2, "chatter_topic": 8}
 LORAPLUS = 16.0
 BASELINES = {
     "llamaboard": dict(learning_rate=5e-5, batch=16, num_train_epochs=3.0, lora_rank=8, lora_alpha=16),

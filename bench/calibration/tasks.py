@@ -75,6 +75,25 @@ def chatterbot(lang: str) -> list[dict]:
     return out
 
 
+def chatter_topic() -> list[dict]:
+    """Topic classification: each English chatterbot opening line -> its file's category (one or two words). The
+    answers repeat by construction (17 labels), the opposite end of answer repetition from chit-chat replies; the
+    near-duplicate tech_support file and categories with fewer than 8 lines are left out."""
+    import yaml
+
+    out, seen = [], set()
+    for f in sorted((_pkg_dir("chatterbot_corpus") / "data" / "english").glob("*.yml")):
+        doc = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        label = str((doc.get("categories") or [f.stem])[-1]).lower()
+        lines = [str(c[0]).strip() for c in doc.get("conversations", []) if c and str(c[0]).strip()]
+        lines = [x for x in dict.fromkeys(lines) if x.lower() not in seen]
+        if f.stem == "tech_support" or len(lines) < 8:
+            continue
+        seen.update(x.lower() for x in lines)
+        out += [conv(f"Which topic is this line about? {x}", label) for x in lines]
+    return out
+
+
 def _cjk_share(text: str) -> float:
     return sum("\u4e00" <= ch <= "\u9fff" for ch in text) / max(len(text), 1)
 
@@ -111,6 +130,7 @@ TASKS = {
     "pyfaq": (pyfaq, 100, 16, "~100 Python FAQ answers, several paragraphs, en"),
     "chatter_zh": (lambda: chatterbot("chinese"), 420, 40, "420 one-line Chinese chit-chat / trivia turns"),
     "chatter_en": (lambda: chatterbot("english"), 800, 99, "800 one-line English chit-chat, some multi-turn"),
+    "chatter_topic": (chatter_topic, 400, 100, "400 English lines -> their topic (17 labels): classification"),
     # (ShareGPT holds only 3 mostly-Chinese conversations: Chinese comes from support and chatterbot instead)
     "sharegpt": (lambda: sharegpt(3200, chinese=False, max_chars=3000), 3000, 200,
                  "3,000 English ShareGPT conversations, multi-turn, up to ~750 tokens"),
@@ -136,7 +156,19 @@ def build(name: str, data: Path = DATA) -> tuple[int, int]:
     return len(train), len(val)
 
 
+def repetition(name: str, data: Path = DATA) -> float:
+    """The built task's answer repetition (tiaocan.data.repetition: what the plan reads off a training file)."""
+    from tiaocan.data.repetition import answer_repetition
+
+    rows = [json.loads(line) for line in (data / name / "train.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    return answer_repetition(" ".join(t["content"] for t in r["messages"] if t["role"] == "assistant") for r in rows)
+
+
 if __name__ == "__main__":
+    reps = {}
     for name in TASKS:
         n, v = build(name)
-        print(f"{name:12s} train {n:5d}  val {v:4d}  {TASKS[name][3]}")
+        reps[name] = round(repetition(name), 3)
+        print(f"{name:14s} train {n:5d}  val {v:4d}  answer repetition {reps[name]:.3f}  {TASKS[name][3]}")
+    # fit.py reads it (the data term it compares held out); committed, as the sources are not installed in CI
+    (Path(__file__).resolve().parent / "repetition.json").write_text(json.dumps(reps, indent=1) + "\n", encoding="utf-8")
