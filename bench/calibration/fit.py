@@ -58,7 +58,7 @@ class Form:
     bent: bool = False  # a second horizon slope s2 added beyond H0 (the rule module's switch to a long-run exponent)
     weighted: bool = False  # each curve weighs what a miss costs there (its curvature), not its log-lr distance
     base: bool = False  # a data term: s2 x log(the base model's held-out loss on the task), see DATA_FORMS
-    repetition: bool = False  # a data term: s2 x the task's answer repetition (tiaocan.data.repetition)
+    repetition: bool = False  # a data term: s2 x the task's answer repetition (repetition.py)
 
 
 FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form("seen", 0.5, bent=True),
@@ -70,8 +70,10 @@ FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form
 # the model already predicts; plan time could measure it with one forward pass). Compared held out on its own, as it
 # needs a model's loss the rule does not have without a probe; read here from the runs (base_losses).
 # Answer repetition (the share of each training answer's 16-character pieces said in another answer: support 0.66,
-# support60 0.24, the other tasks 0.04-0.09): where answers repeat, held-out answers are recall of trained ones and
-# the best lr stays high (tiaocan/data/repetition.py). Plan time reads it from the training file alone.
+# support60 0.24, the other conversational tasks 0.04-0.09): where answers repeat, held-out answers are recall of
+# trained ones, so the best lr might stay high (repetition.py; plan time could read it off the training file).
+# Session 13 predicted a 7th task from the other six before running it (chatter_topic, class labels: 1.00): best lr
+# 8.3e-3 at 1 epoch, 5.3e-3 at 3 epochs. Measured ~2.8e-3 / ~4e-3, and 8e-3 diverged at both: refuted, not shipped.
 DATA_FORMS = {"sqrt batch + seen + log base loss": Form("seen", 0.5, base=True),
               "sqrt batch + seen + answer repetition": Form("seen", 0.5, repetition=True)}
 DATA_TERM = {"base": "log base loss", "repetition": "answer repetition"}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
-TASKS = ("support60", "support", "pyfaq", "chatter_zh", "chatter_en", "sharegpt100")
+TASKS = ("support60", "support", "pyfaq", "chatter_zh", "chatter_en", "sharegpt100", "chatter_topic")
 MODEL = "smollm2-135m"
 
 

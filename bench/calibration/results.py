@@ -53,12 +53,13 @@ def blocks(out: list[str]) -> dict[str, list[str]]:
               *_span(out, lambda s: s.startswith("## sqrt batch + seen:"), lambda s: s.startswith("## "))]
     while chosen[-1] == "":
         chosen.pop()
-    data_form = _span(out, lambda s: s.startswith("## sqrt batch + seen + log base loss"),
-                      lambda s: s == "" or s.startswith("the rule's"))
+    data_form, repetition_form = (_span(out, lambda s, h=head: s.startswith(h), lambda s: s == "" or s.startswith(
+        "the rule's")) for head in ("## sqrt batch + seen + log base loss", "## sqrt batch + seen + answer repetition"))
     loraplus = [s for s in _span(out, lambda s: s.startswith("LoRA+ "), lambda s: s.startswith("rank ")) if s]
     stopping = [s for s in out if s.startswith("stopping:") or s.startswith("  loss band")]
     return {"baselines": table("| model | task | run |"), "curves": table("| model | task | batch |"),
             "per kind": per_kind, "forms": forms, "chosen form": chosen, "data form": data_form,
+            "repetition form": repetition_form,
             "LoRA+": loraplus, "stopping": stopping}
 
 
@@ -86,6 +87,7 @@ def synced(text: str, new: dict[str, list[str]]) -> str:
     out = _replace_fence(out, "leave-one-task-out on the", new["forms"])
     out = _replace_fence(out, "fits on", new["chosen form"])
     out = _replace_fence(out, "## sqrt batch + seen + log base loss", new["data form"])
+    out = _replace_fence(out, "## sqrt batch + seen + answer repetition", new["repetition form"])
     out = _replace_fence(out, "LoRA+ ", new["LoRA+"])
     return head + out
 

@@ -3,7 +3,8 @@
     python bench/calibration/tasks.py            # writes bench/calibration/data/<task>/{train,val}.jsonl
 
 Tasks differ in what moves the best learning rate: size (60 to 3,000 examples), answer length (a word to
-several paragraphs), language (English, Chinese, both) and turns (single, multi). Every task has its own
+several paragraphs), language (English, Chinese, both), turns (single, multi) and kind (open answers; a fact set
+paraphrased; class labels: `chatter_topic`). Every task has its own
 fixed held-out split (val.jsonl), never trained on, on which every configuration is scored.
 
 Sources: the bundled support set (src/tiaocan/examples/support), the Python FAQ from Debian's python3.11-doc
@@ -157,8 +158,8 @@ def build(name: str, data: Path = DATA) -> tuple[int, int]:
 
 
 def repetition(name: str, data: Path = DATA) -> float:
-    """The built task's answer repetition (tiaocan.data.repetition: what the plan reads off a training file)."""
-    from tiaocan.data.repetition import answer_repetition
+    """The built task's answer repetition (repetition.py: a feature plan time could read off a training file)."""
+    from repetition import answer_repetition
 
     rows = [json.loads(line) for line in (data / name / "train.jsonl").read_text(encoding="utf-8").split("\n") if line]
     return answer_repetition(" ".join(t["content"] for t in r["messages"] if t["role"] == "assistant") for r in rows)
@@ -171,4 +172,5 @@ if __name__ == "__main__":
         reps[name] = round(repetition(name), 3)
         print(f"{name:14s} train {n:5d}  val {v:4d}  answer repetition {reps[name]:.3f}  {TASKS[name][3]}")
     # fit.py reads it (the data term it compares held out); committed, as the sources are not installed in CI
-    (Path(__file__).resolve().parent / "repetition.json").write_text(json.dumps(reps, indent=1) + "\n", encoding="utf-8")
+    out = Path(__file__).resolve().parent / "repetition.json"
+    out.write_text(json.dumps(reps, indent=1) + "\n", encoding="utf-8")

@@ -1,10 +1,11 @@
 """Answer repetition: how much of each training answer recurs, word for word, in the other answers.
 
-A support set that paraphrases a few dozen facts repeats its answers (the bundled support set: 0.7 of each answer's
-16-character pieces recur elsewhere); chit-chat, FAQ and ShareGPT answers hardly do (0.01-0.10). Where answers repeat,
-held-out answers are largely recall of trained ones: fitting the training answers harder keeps paying, and the best
-learning rate stays high as the run gets longer (bench/RESULTS.md "calibration": the support tasks' best lr fell
-x0.75-0.83 from 1 to 3 epochs, the chit-chat tasks' x0.41). The learning-rate rule reads it as a data term.
+A data feature plan time could read off a training file, tried as a term of the learning-rate rule (fit.py
+DATA_FORMS) and not shipped: see bench/RESULTS.md "calibration", session 13. A support set that paraphrases a few
+dozen facts repeats its answers (the suite's `support`: 0.66 of each answer's 16-character pieces recur elsewhere);
+chit-chat, FAQ and ShareGPT answers hardly do (0.04-0.09); class labels always do (`chatter_topic`: 1.00). The idea:
+where answers repeat, held-out answers are recall of trained ones, fitting the training answers harder keeps paying,
+and the best learning rate stays high (the support tasks' best lr sat x1.3-2.6 above the rule).
 
 Pieces are character 16-grams, so the measure is the same for Chinese and English (16 characters is a phrase in
 either: shorter pieces count common words as repetition). An answer shorter than a piece is one piece (a label).
