@@ -87,8 +87,9 @@ CALIBRATION_WITHIN2, CALIBRATION_CURVES = 12, 19
 LOTO_MEDIAN, LOTO_WORST, LOTO_CURVES = 1.6, 28.2, 16
 # The whole plan, run as written on a task left out of the fit (bench/calibration `grid.py jobs --plan-loto`; fit.py's
 # "per kind" lines): its held-out loss against that task's best measured run, SmolLM2 on support60 / support / pyfaq /
-# chatter_zh / chatter_en / sharegpt100, each planned by this fit's procedure on the other 5 tasks (run in session 10;
-# session 12's refit writes the same lrs on 5 of them, and chatter_en's, 1.9e-3, was run again as written).
+# chatter_zh / chatter_en / sharegpt100 / chatter_topic, each planned by the fit's procedure on the other tasks
+# (session 13: chatter_topic's plan by the 6-task fit, the rule that shipped before it; the 7-task procedure writes the
+# same lrs on support60 and sharegpt100 and re-ran support, pyfaq, chatter_zh and chatter_en's as written).
 PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 1.4, 24.1, 6
 # LoRA+ lowers learning_rate (A's rate) by ratio^-LORAPLUS_EXP (4. above; fit.py prints it as "LoRA+ exponent").
 LORAPLUS_EXP = 0.78
@@ -108,8 +109,8 @@ NOISE_LOTO_RULE, NOISE_LOTO, NOISE_LOTO_CURVES = (1.4, 28.2), (1.2, 23.1), 16
 NOISE_MODEL, NOISE_MODEL_SPREAD = "smollm2-135m", (0.40, 1.55)
 # `plan --probe` as it ships, run as written on a task left out of the fit (fit.py's "plan --probe at its default
 # budget" line): the learning-rate probe's choice where its runs are long enough (chatter_en), else the noise-corrected
-# plan; against each task's best measured run, SmolLM2 on the same 6 tasks.
-PROBE_LOTO_MEDIAN, PROBE_LOTO_WORST, PROBE_LOTO_TASKS = 1.6, 8.5, 6
+# plan; against each task's best measured run, SmolLM2 on the same 7 tasks.
+PROBE_LOTO_MEDIAN, PROBE_LOTO_WORST, PROBE_LOTO_TASKS = 1.6, 14.2, 7
 SRC = ("tinker-cookbook hyperparam_utils.get_lr / LoRA Without Regret; Malladi et al. 2022 (sqrt batch); "
        "tiaocan calibration suite (short runs: batch, epochs, model); Filatov et al. 2025 / Bjorck et al. 2024 (long)")
 
