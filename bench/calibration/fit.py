@@ -282,6 +282,9 @@ def data_forms(cs: dict, data: list[dict], best_task: dict, scored: dict[tuple[s
                 got = loto(cs, data, form, best_task, own)
             keys = sorted(k for k, v in got.items() if v is not None and chosen.get(k) is not None)
             label = "own model offset" if own else "across-model constant"
+            if not keys:  # the feature is unknown for these tasks (a task repetition.json has not measured)
+                print(f"  leave-one-task-out, {label}: no curve both could be read on")
+                continue
             both = "; ".join(f"{n} median {statistics.median(r[k] for k in keys):+.1f} %, worst "
                              f"{max(r[k] for k in keys):+.1f} %" for n, r in (("this form", got), ("chosen", chosen)))
             print(f"  leave-one-task-out, {label}, {len(keys)} curves both could be read on: {both}")

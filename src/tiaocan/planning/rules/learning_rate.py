@@ -90,7 +90,7 @@ LOTO_MEDIAN, LOTO_WORST, LOTO_CURVES = 1.6, 28.2, 16
 # chatter_zh / chatter_en / sharegpt100 / chatter_topic, each planned by the fit's procedure on the other tasks
 # (session 13: chatter_topic's plan by the 6-task fit, the rule that shipped before it; the 7-task procedure writes the
 # same lrs on support60 and sharegpt100 and re-ran support, pyfaq, chatter_zh and chatter_en's as written).
-PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 1.4, 24.1, 6
+PLAN_LOTO_MEDIAN, PLAN_LOTO_WORST, PLAN_LOTO_TASKS = 2.0, 54.9, 7
 # LoRA+ lowers learning_rate (A's rate) by ratio^-LORAPLUS_EXP (4. above; fit.py prints it as "LoRA+ exponent").
 LORAPLUS_EXP = 0.78
 # `plan --probe` on a run too short for its learning-rate runs: the rule's sqrt(batch / 8) assumes every task's
