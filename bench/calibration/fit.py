@@ -73,7 +73,8 @@ FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form
 # support60 0.24, the other conversational tasks 0.04-0.09): where answers repeat, held-out answers are recall of
 # trained ones, so the best lr might stay high (repetition.py; plan time could read it off the training file).
 # Session 13 predicted a 7th task from the other six before running it (chatter_topic, class labels: 1.00): best lr
-# 8.3e-3 at 1 epoch, 5.3e-3 at 3 epochs. Measured ~2.8e-3 / ~4e-3, and 8e-3 diverged at both: refuted, not shipped.
+# 8.3e-3 at 1 epoch, 5.3e-3 at 3 epochs. Measured ~2.6e-3 at 1 epoch (3 epochs: flat within its noise from 1e-3 to
+# 4e-3), and 8e-3 diverged at both: refuted, not shipped (bench/RESULTS.md "calibration", session 13).
 DATA_FORMS = {"sqrt batch + seen + log base loss": Form("seen", 0.5, base=True),
               "sqrt batch + seen + answer repetition": Form("seen", 0.5, repetition=True)}
 DATA_TERM = {"base": "log base loss", "repetition": "answer repetition"}

@@ -4,8 +4,9 @@
 
 Tasks differ in what moves the best learning rate: size (60 to 3,000 examples), answer length (a word to
 several paragraphs), language (English, Chinese, both), turns (single, multi) and kind (open answers; a fact set
-paraphrased; class labels: `chatter_topic`). Every task has its own
-fixed held-out split (val.jsonl), never trained on, on which every configuration is scored.
+paraphrased; class labels: `chatter_topic`). Every task has its own fixed held-out split (val.jsonl), never trained
+on, on which every configuration is scored. The run also writes repetition.json (each task's answer repetition,
+repetition.py), which fit.py reads.
 
 Sources: the bundled support set (src/tiaocan/examples/support), the Python FAQ from Debian's python3.11-doc
 (`apt-get install python3.11-doc`), PyPI `chatterbot-corpus` (English / Chinese conversations) and PyPI

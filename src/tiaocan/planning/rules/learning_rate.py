@@ -33,8 +33,8 @@
    there the best lr, 5.9e-4, sat x0.34 of batch 16's 1.7e-3 at 1/8 the batch, the square root's x0.35; 0.39 with a
    7th task in session 13, chatter_topic: 400 lines -> their topic, 17 labels). Within a task, 1 to 3 epochs moved
    the best lr x0.41 on both chatter tasks and x0.50 on sharegpt100 (100 -> 300 seen: steep at a small horizon too,
-   so the slope is not a matter of the run's length alone) but x0.75 / x0.83 on the support tasks and about x1.1-1.4
-   on chatter_topic (its 3-epoch curve is flat within its run-to-run noise between 1e-3 and 4e-3): how fast the best
+   so the slope is not a matter of the run's length alone) but x0.75 / x0.83 on the support tasks and x1.1 on
+   chatter_topic (its 3-epoch curve is flat within its run-to-run noise between 1e-3 and 4e-3): how fast the best
    lr falls with the horizon depends on the data, which a formula of batch and horizon cannot
    see (`plan --probe` measures it where the run is long enough). The form is steadier than its constants. With
    chatter_topic the curvature-weighted fit leads held out, but only through that task's 3-epoch curve, whose
