@@ -183,7 +183,7 @@ def test_rank_grows_with_data_alpha_fixed(facts):
 
 def test_loraplus_on_ratio_16_and_lr_lowered(facts):
     """learning_rate (A's rate) is plain LoRA's x ratio^-LORAPLUS_EXP; both plans round to 2 digits (up to ~5 % each),
-    far inside what another exponent would move (the geometric middle, ratio^-0.5, is x1.6 higher at ratio 4)."""
+    far inside what another exponent would move (the geometric middle, ratio^-0.5, is x1.5 higher at ratio 4)."""
     from tiaocan.planning.rules.learning_rate import LORAPLUS_EXP
 
     plain = make_plan(QWEN7, facts, gpu="H100-80GB")
