@@ -60,6 +60,11 @@ class Form:
     base: bool = False  # a data term: s2 x log(the base model's held-out loss on the task), see DATA_FORMS
     repetition: bool = False  # a data term: s2 x the task's answer repetition (repetition.py)
 
+    @property
+    def data_term(self) -> str:
+        """The data term's name in fit.py's output (a DATA_FORMS form has one)."""
+        return "log base loss" if self.base else "answer repetition" if self.repetition else ""
+
 
 FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form("seen", 0.5, bent=True),
          "sqrt batch + seen, weighted": Form("seen", 0.5, weighted=True),
@@ -77,7 +82,6 @@ FORMS = {"sqrt batch + seen": Form("seen", 0.5), "sqrt batch + seen, bent": Form
 # 4e-3), and 8e-3 diverged at both: refuted, not shipped (bench/RESULTS.md "calibration", session 13).
 DATA_FORMS = {"sqrt batch + seen + log base loss": Form("seen", 0.5, base=True),
               "sqrt batch + seen + answer repetition": Form("seen", 0.5, repetition=True)}
-DATA_TERM = {"base": "log base loss", "repetition": "answer repetition"}
 REPETITION = HERE / "repetition.json"  # each task's answer repetition, written by tasks.py from its training file
 CHOSEN = FORMS["sqrt batch + seen"]  # the form planning/rules/learning_rate.py implements (rule_constants)
 # "bent": it must beat the straight line held out to stay. "weighted": least squares on log lr treats a ×2 miss the
@@ -274,9 +278,8 @@ def data_forms(cs: dict, data: list[dict], best_task: dict, scored: dict[tuple[s
     """Each DATA_FORMS candidate held out against the chosen form, on the curves both could be read on."""
     for name, form in DATA_FORMS.items():
         rule = fit(data, form)
-        term = DATA_TERM["base" if form.base else "repetition"]
         print(f"\n## {name} (a data feature): c x{math.exp(rule['c']):.2f}, s {rule['s']:+.2f}, "
-              f"{term} {rule['s2']:+.2f}")
+              f"{form.data_term} {rule['s2']:+.2f}")
         for own in (True, False):
             chosen = scored[("sqrt batch + seen", own)]
             with contextlib.redirect_stdout(io.StringIO()):

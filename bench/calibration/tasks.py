@@ -161,9 +161,10 @@ def build(name: str, data: Path = DATA) -> tuple[int, int]:
 def repetition(name: str, data: Path = DATA) -> float:
     """The built task's answer repetition (repetition.py: a feature plan time could read off a training file)."""
     from repetition import answer_repetition
+    from tiaocan.data.categories import answer_texts  # a row's answers, as tiaocan reads them
 
     rows = [json.loads(line) for line in (data / name / "train.jsonl").read_text(encoding="utf-8").split("\n") if line]
-    return answer_repetition(" ".join(t["content"] for t in r["messages"] if t["role"] == "assistant") for r in rows)
+    return answer_repetition(answer_texts({"messages": [r["messages"] for r in rows]}))
 
 
 if __name__ == "__main__":
