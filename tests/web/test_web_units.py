@@ -77,3 +77,22 @@ def test_app_builds_with_every_tab(tmp_path):
     assert {f"tab-{t}" for t in ("data", "plan", "train", "runs", "tune", "eval")} <= ids
     assert "Noto Sans CJK SC" in CSS
     assert all(zh for _en, zh in S.values())
+
+
+def test_eval_box_takes_a_run_picked_typed_or_pasted_and_names_a_wrong_one(tmp_path):
+    """The eval tab's run box: an option picked (its path), a listed run's name typed + Enter, or a run folder's path;
+    anything else is an error naming what was typed and the runs there are."""
+    gr = pytest.importorskip("gradio")
+    from tiaocan.web.common import Ctx
+    from tiaocan.web.eval_tab import resolve_run
+
+    run = tmp_path / "web-run"
+    run.mkdir()
+    (run / "trainer_log.jsonl").write_text("{}\n", encoding="utf-8")
+    ctx = Ctx(runs=tmp_path)
+    assert resolve_run(ctx, str(run), "en") == run
+    assert resolve_run(ctx, " web-run ", "en") == run
+    with pytest.raises(gr.Error, match="No run named 'web-rnu'.*Runs there: web-run"):
+        resolve_run(ctx, "web-rnu", "en")
+    with pytest.raises(gr.Error, match="Pick a run"):
+        resolve_run(ctx, "", "en")

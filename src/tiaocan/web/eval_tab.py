@@ -17,7 +17,9 @@ from .train_tab import _latest, job_choices
 def build(ctx: Ctx) -> None:
     c = ctx.comp
     with gr.Row():
-        run = gr.Dropdown(run_choices(ctx), label=L("eval_run"), elem_id="eval-run", allow_custom_value=False)
+        # custom values allowed so that a run name typed + Enter is taken (gradio 6.31 drops a typed value in a
+        # dropdown without them); on_start resolves what was typed to a listed run, or says which runs there are
+        run = gr.Dropdown(run_choices(ctx), label=L("eval_run"), elem_id="eval-run", allow_custom_value=True)
         test = gr.Dropdown([str(BUNDLED / "test.jsonl")], value=str(BUNDLED / "test.jsonl"), allow_custom_value=True,
                            label=L("test_file"), elem_id="eval-test")
     with gr.Row():
@@ -47,9 +49,8 @@ def build(ctx: Ctx) -> None:
     # update while the user types into the box races with the typing)
     c.setdefault("on_select", {})["eval"] = (lambda: gr.update(choices=run_choices(ctx)), run)
 
-    def on_start(run_dir, test_file, with_base, n, lang):
-        if not run_dir:
-            raise gr.Error(tr(lang, "Pick a run to evaluate.", "请选择要评测的运行。"))
+    def on_start(picked, test_file, with_base, n, lang):
+        run_dir = resolve_run(ctx, picked, lang)
         folder = jobs.new_folder(ctx.runs, f"eval-{Path(run_dir).name}")
         out = folder / "eval.json"
         args = [eval_target(Path(run_dir)), "--test", test_file, "--json", str(out), "--html", str(folder / "eval.html")]
@@ -100,6 +101,23 @@ def build(ctx: Ctx) -> None:
 
     add.click(on_add, [c["data"], topic, q, a, c["lang"]], [c["data"], q, a, added]).then(
         lambda t, d: _topic_rows(d, t), [topic, c["data"]], rows)
+
+
+def resolve_run(ctx: Ctx, picked: str | None, lang: str) -> Path:
+    """The run the eval box names: an option picked (its path), or a run's name as listed (typed + Enter), or a run
+    folder's path. Anything else is the user's to fix: the error names what was typed and the runs there are."""
+    picked = (picked or "").strip()
+    if not picked:
+        raise gr.Error(tr(lang, "Pick a run to evaluate.", "请选择要评测的运行。"))
+    runs = {name: Path(path) for name, path in run_choices(ctx)}
+    if picked in runs:
+        return runs[picked]
+    if picked in map(str, runs.values()) or (Path(picked) / "trainer_log.jsonl").is_file() or (
+            Path(picked) / "trainer_state.json").is_file():
+        return Path(picked)
+    listed = ", ".join(sorted(runs)[:10]) or tr(lang, "none yet", "暂无")
+    raise gr.Error(tr(lang, f"No run named '{picked}' under {ctx.runs}. Runs there: {listed}.",
+                      f"{ctx.runs} 下没有名为“{picked}”的运行。已有的运行：{listed}。"))
 
 
 def eval_target(run: Path) -> str:
