@@ -171,10 +171,43 @@ def show(path: Path) -> None:
     bn = {t: statistics.mean(v) for t, v in mine.items()}
     for model in sorted(set(by) - {MODEL}):
         others(model, by[model], bn)
+        other_curves(cs, model, {t: statistics.mean(v) for t, v in by[model].items()}, bn)
     print("\nthe lr alone, leave-one-task-out (SmolLM2, the model's own constant):")
     loto(cs, bn)
     print("\nthe probe's correction (the rule that ships x K x sqrt(8 / (batch + B_simple))), leave-one-task-out:")
     correction(cs, bn)
+
+
+def other_curves(cs: dict, model: str, theirs: dict[str, float], bn: dict[str, float]) -> None:
+    """The probe's correction on another model's curves, leave-one-task-out: the rule refitted without the task (the
+    model's own offset from its other tasks), K fitted on SmolLM2's other tasks, the model's own B_simple. A model
+    with curves on one task only has no offset to carry to another, so nothing to read."""
+    import fit
+    from tiaocan.planning.rules.learning_rate import noise_factor
+
+    data = fit.interior(cs)
+    theirs_data = [d for d in data if d["model"] == model and d["task"] in theirs]
+    out: dict[str, list[float]] = {"the rule": [], "the rule x the noise correction": []}
+    each = []
+    for task in sorted({d["task"] for d in theirs_data}):
+        rest = [d for d in data if d["task"] != task]
+        if not any(d["model"] == model for d in rest):
+            continue
+        rule = fit.fit(rest, fit.CHOSEN)
+        k = correction_k([d for d in rest if d["model"] == MODEL and d["task"] in bn], rule, bn)
+        for d in (d for d in theirs_data if d["task"] == task):
+            lr = fit.predict(rule, model, d, own=True)
+            factor = noise_factor(d["batch"], theirs[task], k)
+            out["the rule"].append(regret(cs, d, lr))
+            out["the rule x the noise correction"].append(regret(cs, d, lr * factor))
+            each.append(f"{task} b{d['batch']} e{d['epochs']:g}: {lr:.2g} {out['the rule'][-1]:+.1f} % -> "
+                        f"x{factor:.2f} {out['the rule x the noise correction'][-1]:+.1f} %")
+    if not each:
+        return
+    print(f"  the probe's correction on {model}'s curves, leave-one-task-out (its own offset from its other tasks):")
+    for name, regrets in out.items():
+        summary(name, regrets)
+    print("    per curve: " + "; ".join(each))
 
 
 def others(model: str, theirs: dict[str, list[float]], bn: dict[str, float]) -> tuple[float, float] | None:
