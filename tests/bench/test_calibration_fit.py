@@ -114,6 +114,7 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     for m, v in k["MODEL_MULT"].items():  # written as MULT x the model's offset, each rounded to 2 digits
         assert rule.MODEL_MULT[m] == pytest.approx(v, rel=0.012), m
     assert (rule.CALIBRATION_WITHIN2, rule.CALIBRATION_CURVES) == (k["CALIBRATION_WITHIN2"], k["CALIBRATION_CURVES"])
+    assert rule.MODEL_OWN_SPREAD == k["MODEL_OWN_SPREAD"]
     pairs = effects.loraplus_pairs(fit.curves(rows))
     assert rule.LORAPLUS_EXP == pytest.approx(effects.loraplus_exponent(pairs), abs=0.0051)
     regret = fit.targets(rows, fit.best_runs(rows))
