@@ -76,3 +76,21 @@ def test_the_rule_module_holds_the_noise_correction_of_the_committed_measurement
     assert (rule.NOISE_LOTO_RULE, rule.NOISE_LOTO, rule.NOISE_LOTO_CURVES) == (
         got["NOISE_LOTO_RULE"], got["NOISE_LOTO"], got["NOISE_LOTO_CURVES"])
     assert rule.NOISE_MODEL == noise.MODEL and rule.NOISE_MODEL_SPREAD == spread
+
+
+def test_the_correction_is_read_held_out_on_another_models_curves_when_it_has_two_tasks(capsys):
+    """Gemma's curves (committed runs: support60, chatter_topic) are read with its own offset from its other task:
+    one line per held-out curve, the rule beside the rule x the correction; a model with one task reads nothing."""
+    import fit
+    import noise
+
+    cs = fit.curves(fit.load(noise.HERE / "runs.jsonl"))
+    bn = {"support60": 9.5, "chatter_topic": 1.2, "support": 8.0}
+    noise.other_curves(cs, "gemma3-270m", {"support60": 3.8, "chatter_topic": 1.2}, bn)
+    text = capsys.readouterr().out
+    assert "the probe's correction on gemma3-270m's curves, leave-one-task-out" in text
+    assert "chatter_topic b8 e1:" in text and "support60 b8 e3:" in text
+    assert sum("held-out curves read" in line for line in text.splitlines()) == 2
+    one_task = {k: v for k, v in cs.items() if not (k[0] == "gemma3-270m" and k[1] == "chatter_topic")}
+    noise.other_curves(one_task, "gemma3-270m", {"support60": 3.8}, bn)  # curves on one task: no offset to carry
+    assert capsys.readouterr().out == ""
