@@ -178,10 +178,12 @@ def show(path: Path) -> None:
     correction(cs, bn)
 
 
-def other_curves(cs: dict, model: str, theirs: dict[str, float], bn: dict[str, float]) -> None:
+def other_curves(cs: dict, model: str, theirs: dict[str, float], bn: dict[str, float]) -> dict | None:
     """The probe's correction on another model's curves, leave-one-task-out: the rule refitted without the task (the
     model's own offset from its other tasks), K fitted on SmolLM2's other tasks, the model's own B_simple. A model
-    with curves on one task only has no offset to carry to another, so nothing to read."""
+    with curves on one task only has no offset to carry to another, so nothing to read (None). Returns the rule's and
+    the corrected (median, worst) on the curves both can be read on, and their number (the rule module's
+    NOISE_OTHER_LOTO)."""
     import fit
     from tiaocan.planning.rules.learning_rate import noise_factor
 
@@ -203,11 +205,12 @@ def other_curves(cs: dict, model: str, theirs: dict[str, float], bn: dict[str, f
             each.append(f"{task} b{d['batch']} e{d['epochs']:g}: {lr:.2g} {out['the rule'][-1]:+.1f} % -> "
                         f"x{factor:.2f} {out['the rule x the noise correction'][-1]:+.1f} %")
     if not each:
-        return
+        return None
     print(f"  the probe's correction on {model}'s curves, leave-one-task-out (its own offset from its other tasks):")
-    for name, regrets in out.items():
-        summary(name, regrets)
+    both = [k for k in range(len(each)) if not any(math.isnan(v[k]) for v in out.values())]  # the same curves
+    rule, corrected = (summary(name, [regrets[k] for k in both]) for name, regrets in out.items())
     print("    per curve: " + "; ".join(each))
+    return dict(rule=rule, corrected=corrected, curves=len(both))
 
 
 def others(model: str, theirs: dict[str, list[float]], bn: dict[str, float]) -> tuple[float, float] | None:

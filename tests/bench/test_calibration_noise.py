@@ -71,11 +71,13 @@ def test_the_rule_module_holds_the_noise_correction_of_the_committed_measurement
     bn = {t: statistics.mean(v) for t, v in by[noise.MODEL].items()}
     got = noise.correction(cs, bn)
     spread = noise.others("gemma3-270m", by["gemma3-270m"], bn)
+    gemma = noise.other_curves(cs, "gemma3-270m", {t: statistics.mean(v) for t, v in by["gemma3-270m"].items()}, bn)
     capsys.readouterr()
     assert rule.NOISE_K == pytest.approx(got["NOISE_K"], abs=0.0051)
     assert (rule.NOISE_LOTO_RULE, rule.NOISE_LOTO, rule.NOISE_LOTO_CURVES) == (
         got["NOISE_LOTO_RULE"], got["NOISE_LOTO"], got["NOISE_LOTO_CURVES"])
     assert rule.NOISE_MODEL == noise.MODEL and rule.NOISE_MODEL_SPREAD == spread
+    assert rule.NOISE_OTHER_LOTO == (gemma["rule"], gemma["corrected"], gemma["curves"])
 
 
 def test_the_correction_is_read_held_out_on_another_models_curves_when_it_has_two_tasks(capsys):

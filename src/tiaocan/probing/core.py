@@ -22,7 +22,7 @@ from ..errors import UserError
 from ..explanation import reason
 from ..planning.result import NoiseScale, Plan, ProbeResult
 from ..planning.rules.learning_rate import (NOISE_LOTO, NOISE_LOTO_CURVES, NOISE_LOTO_RULE, NOISE_MODEL,
-                                           NOISE_MODEL_SPREAD, PROBE_LOTO_MEDIAN, PROBE_LOTO_TASKS, PROBE_LOTO_WORST,
+                                           NOISE_MODEL_SPREAD, NOISE_OTHER_LOTO, PROBE_LOTO_MEDIAN, PROBE_LOTO_TASKS, PROBE_LOTO_WORST,
                                            SEEN_MIN_MEASURED, measured_key, noise_factor)
 from . import DEFAULT_BUDGET, MAX_BUDGET, parse_budget
 from .batch import apply_noise_scale
@@ -118,7 +118,9 @@ def _probe(plan: Plan, budget: float, tmp: Path, say: Callable[[str], None], ext
                            rule_median=NOISE_LOTO_RULE[0], rule_worst=NOISE_LOTO_RULE[1], median=NOISE_LOTO[0],
                            worst=NOISE_LOTO[1], curves=NOISE_LOTO_CURVES) + " " + lr_text
             if measured_key(plan.model) != NOISE_MODEL:
-                lr_text += " " + text("lr_noise_other_model", low=NOISE_MODEL_SPREAD[0], high=NOISE_MODEL_SPREAD[1])
+                (rule_med, rule_worst), (med, worst), n = NOISE_OTHER_LOTO
+                lr_text += " " + text("lr_noise_other_model", low=NOISE_MODEL_SPREAD[0], high=NOISE_MODEL_SPREAD[1],
+                                      rule_median=rule_med, rule_worst=rule_worst, median=med, worst=worst, curves=n)
     elif best is None:
         chosen, lr_text = centre, text("lr_all_failed", rule=centre, half=centre / 2)
     else:

@@ -111,11 +111,13 @@ NOISE_K, NOISE_FACTOR_RANGE = 1.57, (0.5, 2.0)
 # Held out (K and the rule refitted without each task; SmolLM2's curves, the lr alone): (median, worst) regret
 # against each curve's best, the rule alone and the rule x the correction, over NOISE_LOTO_CURVES curves.
 NOISE_LOTO_RULE, NOISE_LOTO, NOISE_LOTO_CURVES = (1.0, 29.3), (1.1, 23.9), 16
-# K was fitted on NOISE_MODEL's curves. Gemma-3-270M's B_simple on the same 6 tasks (noise.py --models) was
+# K was fitted on NOISE_MODEL's curves. Gemma-3-270M's B_simple on the same 7 tasks (noise.py --models) was
 # NOISE_MODEL_SPREAD (lowest, highest) times SmolLM2's, in nearly the same order: the ordering is the data's, the
 # level and spread the model's (the support sets, furthest from what Gemma predicts, lowest). On other models the
-# reason says so.
+# reason says so, with the correction read held out on Gemma's own curves (noise.py other_curves, session 14: its
+# offset from its other task): (median, worst) of the rule and of the rule x the correction, over that many curves.
 NOISE_MODEL, NOISE_MODEL_SPREAD = "smollm2-135m", (0.40, 1.55)
+NOISE_OTHER_LOTO = ((4.9, 22.2), (0.6, 29.7), 4)
 # `plan --probe` as it ships, run as written on a task left out of the fit (fit.py's "plan --probe at its default
 # budget" line): the learning-rate probe's choice where its runs are long enough (chatter_en), else the noise-corrected
 # plan; against each task's best measured run, SmolLM2 on the same 7 tasks.
