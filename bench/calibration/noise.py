@@ -207,8 +207,8 @@ def other_curves(cs: dict, model: str, theirs: dict[str, float], bn: dict[str, f
     if not each:
         return None
     print(f"  the probe's correction on {model}'s curves, leave-one-task-out (its own offset from its other tasks):")
-    both = [k for k in range(len(each)) if not any(math.isnan(v[k]) for v in out.values())]  # the same curves
-    rule, corrected = (summary(name, [regrets[k] for k in both]) for name, regrets in out.items())
+    both = [i for i in range(len(each)) if not any(math.isnan(v[i]) for v in out.values())]  # the same curves
+    rule, corrected = (summary(name, [regrets[i] for i in both]) for name, regrets in out.items())
     print("    per curve: " + "; ".join(each))
     return dict(rule=rule, corrected=corrected, curves=len(both))
 

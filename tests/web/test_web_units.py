@@ -80,8 +80,8 @@ def test_app_builds_with_every_tab(tmp_path):
 
 
 def test_eval_box_takes_a_run_picked_typed_or_pasted_and_names_a_wrong_one(tmp_path):
-    """The eval tab's run box: an option picked (its path), a listed run's name typed + Enter, or a run folder's path;
-    anything else is an error naming what was typed and the runs there are."""
+    """The eval tab's run box: an option picked (its path) or a listed run's name typed + Enter; anything else, a
+    folder outside --runs included, is an error naming what was typed and the runs there are."""
     gr = pytest.importorskip("gradio")
     from tiaocan.web.common import Ctx
     from tiaocan.web.eval_tab import resolve_run
@@ -94,5 +94,10 @@ def test_eval_box_takes_a_run_picked_typed_or_pasted_and_names_a_wrong_one(tmp_p
     assert resolve_run(ctx, " web-run ", "en") == run
     with pytest.raises(gr.Error, match="No run named 'web-rnu'.*Runs there: web-run"):
         resolve_run(ctx, "web-rnu", "en")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "trainer_log.jsonl").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(gr.Error, match="No run named"):
+        resolve_run(ctx, str(elsewhere), "en")
     with pytest.raises(gr.Error, match="Pick a run"):
         resolve_run(ctx, "", "en")

@@ -22,8 +22,8 @@ from ..errors import UserError
 from ..explanation import reason
 from ..planning.result import NoiseScale, Plan, ProbeResult
 from ..planning.rules.learning_rate import (NOISE_LOTO, NOISE_LOTO_CURVES, NOISE_LOTO_RULE, NOISE_MODEL,
-                                           NOISE_MODEL_SPREAD, NOISE_OTHER_LOTO, PROBE_LOTO_MEDIAN, PROBE_LOTO_TASKS, PROBE_LOTO_WORST,
-                                           SEEN_MIN_MEASURED, measured_key, noise_factor)
+                                           NOISE_MODEL_SPREAD, NOISE_OTHER_LOTO, PROBE_LOTO_MEDIAN, PROBE_LOTO_TASKS,
+                                           PROBE_LOTO_WORST, SEEN_MIN_MEASURED, measured_key, noise_factor)
 from . import DEFAULT_BUDGET, MAX_BUDGET, parse_budget
 from .batch import apply_noise_scale
 from .lr_probe import N_LRS, SPACING, best_index, candidates, edge_of, run_config, score, transfer_factor, two_digits

@@ -104,16 +104,16 @@ def build(ctx: Ctx) -> None:
 
 
 def resolve_run(ctx: Ctx, picked: str | None, lang: str) -> Path:
-    """The run the eval box names: an option picked (its path), or a run's name as listed (typed + Enter), or a run
-    folder's path. Anything else is the user's to fix: the error names what was typed and the runs there are."""
+    """The run the eval box names: an option picked (its path) or a listed run's name (typed + Enter). Only runs
+    under --runs are evaluated, as before custom values were allowed; anything else is the user's to fix: the error
+    names what was typed and the runs there are."""
     picked = (picked or "").strip()
     if not picked:
         raise gr.Error(tr(lang, "Pick a run to evaluate.", "请选择要评测的运行。"))
     runs = {name: Path(path) for name, path in run_choices(ctx)}
     if picked in runs:
         return runs[picked]
-    if picked in map(str, runs.values()) or (Path(picked) / "trainer_log.jsonl").is_file() or (
-            Path(picked) / "trainer_state.json").is_file():
+    if picked in map(str, runs.values()):
         return Path(picked)
     listed = ", ".join(sorted(runs)[:10]) or tr(lang, "none yet", "暂无")
     raise gr.Error(tr(lang, f"No run named '{picked}' under {ctx.runs}. Runs there: {listed}.",
