@@ -422,7 +422,8 @@ def probe_as_shipped(rows: list[dict], regret: dict[str, dict[tuple, float]]) ->
             missing.append(f"{k[1]} ({kind})")
     vals = sorted(out.values())
     if vals:
-        each = ", ".join(f"{k[1]} {v:+.1f}" for k, v in sorted(out.items()))
+        several = len({k[0] for k in out}) > 1  # name the model where a task was run with more than one
+        each = ", ".join(f"{k[1]}{f' ({k[0]})' if several else ''} {v:+.1f}" for k, v in sorted(out.items()))
         print(f"  plan --probe at its default budget, held out ({each}): {len(vals)} task(s): median "
               f"{statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %"
               + (f"; not run as written: {', '.join(missing)}" if missing else ""))
