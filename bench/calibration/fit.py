@@ -28,8 +28,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from effects import loraplus_effect, rank_effect, stopping
-from measured import best_runs, curvature, curves, load, loss_at, optimum, score
+from effects import loraplus_effect, rank_effect, seed_noise, stopping
+from measured import NOT_CANDIDATES, best_runs, curvature, curves, load, loss_at, optimum, score
 
 HERE = Path(__file__).resolve().parent
 
@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     stopping(cs)
     loraplus_effect(cs)
     rank_effect(rows, cs)
+    seed_noise(rows)
     print(f"{len(rows)} scored runs, {len(cs)} curves\n")
     print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / ref |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -356,7 +357,7 @@ def baselines(rows: list[dict]) -> None:
         b = best[k]
         print(f"| {k[0]} | {k[1]} | best measured ({b['kind']}) | {b['lr']:.3g} | {b['batch']} | {b['epochs']:g} | "
               f"{score(b):.3f} | 0 | {b.get('tokens', 0):,} |")
-        others = (r for r in rows if (r["model"], r["task"]) == k and r["kind"] not in ("grid", "rank"))
+        others = (r for r in rows if (r["model"], r["task"]) == k and r["kind"] not in ("grid", *NOT_CANDIDATES))
         for r in sorted(others, key=lambda r: r["kind"]):
             lp = f" + LoRA+ {r['loraplus']:g}" if r["loraplus"] else ""
             print(f"| | | {r['kind']}{lp} | {r['lr']:.3g} | {r['batch']} | {r['epochs']:g} ({r.get('stop')}) | "
@@ -374,7 +375,7 @@ def targets(rows: list[dict], best: dict[tuple, dict]) -> dict[str, dict[tuple, 
     regret: dict[str, dict[tuple, float]] = defaultdict(dict)
     for r in rows:
         k = (r["model"], r["task"])
-        if r["kind"] not in ("grid", "rank") and math.isfinite(score(r)):
+        if r["kind"] not in ("grid", *NOT_CANDIDATES) and math.isfinite(score(r)):
             regret[r["kind"]][k] = min(regret[r["kind"]].get(k, math.inf),
                                        100 * (score(r) - score(best[k])) / score(best[k]))
     print("\nper kind, over (model, task): regret vs each task's best measured run")

@@ -76,12 +76,17 @@ def loss_at(points: list[tuple[float, float, dict]], lr: float) -> float | None:
     return points[-1][1]
 
 
+# Kinds that are not candidate configurations: the rank study (another LoRA rank) and seed repeats of a grid run (the
+# same config at another seed: taking the best of several draws of one config would set the reference by luck).
+NOT_CANDIDATES = ("rank", "seed")
+
+
 def best_runs(rows: list[dict]) -> dict[tuple, dict]:
-    """Each (model, task)'s best measured run, over every kind but the rank study: the reference regrets are taken
+    """Each (model, task)'s best measured run, over every kind but NOT_CANDIDATES: the reference regrets are taken
     against (here and in probe.py)."""
     best: dict[tuple, dict] = {}
     for r in rows:
         k = (r["model"], r["task"])
-        if r["kind"] != "rank" and (k not in best or score(r) < score(best[k])):
+        if r["kind"] not in NOT_CANDIDATES and (k not in best or score(r) < score(best[k])):
             best[k] = r
     return best

@@ -178,3 +178,18 @@ def test_the_probe_as_shipped_reads_the_run_the_default_budget_would_have_writte
     regret = {"probe_v3": {("m", "long"): 9.0}, "probe_v4": {("m", "long"): 0.5},
               "plan_loto_noise": {("m", "short"): 2.0}}
     assert fit.probe_as_shipped(rows, regret) == {("m", "long"): 0.5, ("m", "short"): 2.0}
+
+
+def test_a_seed_repeat_is_read_beside_its_grid_run_and_never_sets_the_reference(capsys):
+    """A seed repeat (kind "seed": a grid config at another seed) is printed beside the seed-0 run; it does not enter
+    the curves, and a lucky draw does not become the task's best run that regrets are taken against."""
+    from effects import seed_noise
+    from measured import best_runs, curves
+
+    grid = _curve("a", 8, 3.0, 1e-3, 60)
+    seed = dict(grid[3], id="a|seed", kind="seed", best_eval=1.5, final_eval=1.5, config={"seed": 1})
+    rows = grid + [seed]
+    assert best_runs(rows)[("smollm2-135m", "a")]["kind"] == "grid"
+    assert [len(v) for v in curves(rows).values()] == [7]
+    seed_noise(rows)
+    assert "lr 0.001: seed 0 → 2.000, seed 1 → 1.500 (-25.0 %)" in capsys.readouterr().out
