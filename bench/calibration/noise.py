@@ -118,24 +118,45 @@ def correction_k(data: list[dict], rule: dict, bn: dict[str, float]) -> float:
     return math.exp(statistics.mean(logs))
 
 
+def held_out(cs: dict, model: str, b_of: dict[str, float], bn: dict[str, float]) -> tuple[dict[str, list[float]],
+                                                                                         list[str]]:
+    """Each task of `model`'s curves (those with a B_simple in `b_of`) left out: the rule refitted without it (the
+    model's own offset from its other tasks), K fitted on SmolLM2's other tasks (B_simple from `bn`), the held-out
+    curve read at the rule's lr and at lr x the correction (clamped as the module clamps it). A task whose model has
+    no curve elsewhere has no offset to carry, and is skipped. Returns both regret lists and a line per curve."""
+    import fit
+    from tiaocan.planning.rules.learning_rate import noise_factor
+
+    data = fit.interior(cs)
+    theirs = [d for d in data if d["model"] == model and d["task"] in b_of]
+    out: dict[str, list[float]] = {"the rule": [], "the rule x the noise correction": []}
+    each = []
+    for task in sorted({d["task"] for d in theirs}):
+        rest = [d for d in data if d["task"] != task]
+        if not any(d["model"] == model for d in rest):
+            continue
+        rule = fit.fit(rest, fit.CHOSEN)
+        k = correction_k([d for d in rest if d["model"] == MODEL and d["task"] in bn], rule, bn)
+        for d in (d for d in theirs if d["task"] == task):
+            lr = fit.predict(rule, model, d, own=True)
+            factor = noise_factor(d["batch"], b_of[task], k)
+            out["the rule"].append(regret(cs, d, lr))
+            out["the rule x the noise correction"].append(regret(cs, d, lr * factor))
+            each.append(f"{task} b{d['batch']} e{d['epochs']:g}: {lr:.2g} {out['the rule'][-1]:+.1f} % -> "
+                        f"x{factor:.2f} {out['the rule x the noise correction'][-1]:+.1f} %")
+    return out, each
+
+
 def correction(cs: dict, bn: dict[str, float]) -> dict:
     """The rule x the noise correction, as the probe applies it, leave-one-task-out: the rule (fit.py's chosen form,
     both models) and K refitted without the task, the held-out curve read at rule x factor (clamped as the module
     clamps it). Prints it beside the rule alone; returns the constants planning/rules/learning_rate.py copies: K on
     every task (NOISE_K) and both held-out read-outs (NOISE_LOTO_*)."""
     import fit
-    from tiaocan.planning.rules.learning_rate import noise_factor
 
     data = fit.interior(cs)
     mine = [d for d in data if d["model"] == MODEL and d["task"] in bn]
-    out: dict[str, list[float]] = {"the rule": [], "the rule x the noise correction": []}
-    for task in sorted({d["task"] for d in mine}):
-        rule = fit.fit([d for d in data if d["task"] != task], fit.CHOSEN)
-        k = correction_k([d for d in mine if d["task"] != task], rule, bn)
-        for d in (d for d in mine if d["task"] == task):
-            lr = fit.predict(rule, MODEL, d, own=True)
-            out["the rule"].append(regret(cs, d, lr))
-            out["the rule x the noise correction"].append(regret(cs, d, lr * noise_factor(d["batch"], bn[task], k)))
+    out, _ = held_out(cs, MODEL, bn, bn)
     got: dict = {key: summary(name, regrets) for (name, regrets), key in zip(out.items(), ("NOISE_LOTO_RULE",
                                                                                           "NOISE_LOTO"))}
     # the same curves both ways (the correction stays within x0.5-x2)
@@ -179,31 +200,12 @@ def show(path: Path) -> None:
 
 
 def other_curves(cs: dict, model: str, theirs: dict[str, float], bn: dict[str, float]) -> dict | None:
-    """The probe's correction on another model's curves, leave-one-task-out: the rule refitted without the task (the
-    model's own offset from its other tasks), K fitted on SmolLM2's other tasks, the model's own B_simple. A model
-    with curves on one task only has no offset to carry to another, so nothing to read (None). Returns the rule's and
+    """The probe's correction on another model's curves, leave-one-task-out (held_out, with the model's own
+    B_simple). A model with curves on one task only has no offset to carry to another, so nothing to read (None).
+    Returns the rule's and
     the corrected (median, worst) on the curves both can be read on, and their number (the rule module's
     NOISE_OTHER_LOTO)."""
-    import fit
-    from tiaocan.planning.rules.learning_rate import noise_factor
-
-    data = fit.interior(cs)
-    theirs_data = [d for d in data if d["model"] == model and d["task"] in theirs]
-    out: dict[str, list[float]] = {"the rule": [], "the rule x the noise correction": []}
-    each = []
-    for task in sorted({d["task"] for d in theirs_data}):
-        rest = [d for d in data if d["task"] != task]
-        if not any(d["model"] == model for d in rest):
-            continue
-        rule = fit.fit(rest, fit.CHOSEN)
-        k = correction_k([d for d in rest if d["model"] == MODEL and d["task"] in bn], rule, bn)
-        for d in (d for d in theirs_data if d["task"] == task):
-            lr = fit.predict(rule, model, d, own=True)
-            factor = noise_factor(d["batch"], theirs[task], k)
-            out["the rule"].append(regret(cs, d, lr))
-            out["the rule x the noise correction"].append(regret(cs, d, lr * factor))
-            each.append(f"{task} b{d['batch']} e{d['epochs']:g}: {lr:.2g} {out['the rule'][-1]:+.1f} % -> "
-                        f"x{factor:.2f} {out['the rule x the noise correction'][-1]:+.1f} %")
+    out, each = held_out(cs, model, theirs, bn)
     if not each:
         return None
     print(f"  the probe's correction on {model}'s curves, leave-one-task-out (its own offset from its other tasks):")
