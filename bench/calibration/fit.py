@@ -154,7 +154,8 @@ def within2(rule: dict, data: list[dict]) -> int:
 def own_spread(data: list[dict]) -> tuple[float, float, int]:
     """How far a model's own multiplier carries to a task it was not fitted on: refit without each task, predict that
     task's curves with the model's own offset from its other tasks, and return the lowest and highest measured /
-    predicted best lr and the number of curves (the rule module's MODEL_OWN_SPREAD, quoted in the reason for a measured
+    predicted best lr (2 digits, as the module copies them) and the number of curves (a model measured on one task
+    only has no offset to carry, so its curves are not counted) (the rule module's MODEL_OWN_SPREAD, quoted in the reason for a measured
     model; session 14: Gemma's offset, fitted on support60 alone, was x1.7 / x0.6 off on chatter_topic)."""
     ratios = []
     for task in sorted({d["task"] for d in data}):
@@ -162,7 +163,7 @@ def own_spread(data: list[dict]) -> tuple[float, float, int]:
         rule = fit(rest, CHOSEN)
         for d in (d for d in data if d["task"] == task and d["model"] in rule["offsets"]):
             ratios.append(ref_lr(d["model"]) * math.exp(d["y"]) / predict(rule, d["model"], d, own=True))
-    return min(ratios), max(ratios), len(ratios)
+    return round(min(ratios), 2), round(max(ratios), 2), len(ratios)
 
 
 BUILTIN = {"gemma3-270m": "gemma-3-270m"}  # the suite's model names -> the rule module's built-in keys
@@ -177,7 +178,7 @@ def rule_constants(data: list[dict]) -> dict:
                 SEEN_MIN_MEASURED=min(d["seen"] for d in data),
                 MODEL_MULT={BUILTIN.get(m, m): math.exp(o) for m, o in rule["offsets"].items()},
                 CALIBRATION_WITHIN2=within2(rule, data), CALIBRATION_CURVES=len(data),
-                MODEL_OWN_SPREAD=tuple(round(x, 2) for x in own_spread(data)[:2]))
+                MODEL_OWN_SPREAD=own_spread(data))
 
 
 def curve_point(model: str, task: str, batch: int, ep: float, pts: list, base: float = math.nan) -> dict:

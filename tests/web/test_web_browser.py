@@ -146,6 +146,7 @@ def test_main_flow_en_then_zh(web_server, browser, shots_dir, tmp_path):
     # name the run as a user types it, + Enter (the box takes custom values, and the tab resolves a listed run's
     # name: gradio 6.31 drops a typed value in a dropdown without them; clicking the option is gradio's own path)
     _fill(page, "eval-run", "web-run", enter=True)
+    _wait(lambda: page.input_value("#eval-run input") == "web-run", 10, "the run to be picked")
     _fill(page, "eval-test", str(test_file), enter=True)
     _fill(page, "eval-max-samples", "4")
     page.click("#eval-start")
