@@ -155,8 +155,9 @@ def own_spread(data: list[dict]) -> tuple[float, float, int]:
     """How far a model's own multiplier carries to a task it was not fitted on: refit without each task, predict that
     task's curves with the model's own offset from its other tasks, and return the lowest and highest measured /
     predicted best lr (2 digits, as the module copies them) and the number of curves (a model measured on one task
-    only has no offset to carry, so its curves are not counted) (the rule module's MODEL_OWN_SPREAD, quoted in the reason for a measured
-    model; session 14: Gemma's offset, fitted on support60 alone, was x1.7 / x0.6 off on chatter_topic)."""
+    only has no offset to carry, so its curves are not counted): the rule module's MODEL_OWN_SPREAD, quoted in the
+    reason for a measured model (session 14: Gemma's offset, fitted on support60 alone, was x1.7 / x0.6 off on
+    chatter_topic)."""
     ratios = []
     for task in sorted({d["task"] for d in data}):
         rest = [d for d in data if d["task"] != task]

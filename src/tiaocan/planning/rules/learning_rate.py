@@ -82,8 +82,9 @@ MULT, SEEN_EXP = 0.76, 0.42
 # Each measured model's own multiplier (its offset in the same fit, x MULT): keys are the built-in names.
 MODEL_MULT = {"smollm2-135m": 0.76 * 1.70, "gemma-3-270m": 0.76 * 0.59}
 # A model's own multiplier on a task it was not fitted on (fit.py own_spread: each task left out, the model's offset
-# from its other tasks): the measured best lr sat this far below / above the rule's value, over that many curves. Session 14 tested it before the runs: Gemma's, fitted on support60 alone, was x1.7 / x0.54 off on
-# chatter_topic at 1 / 3 epochs (held out this way x1.74 / x0.59). The ends are SmolLM2's: sharegpt100 at 3 epochs
+# from its other tasks): the measured best lr sat this far below / above the rule's value, over that many curves.
+# Session 14 tested it before the runs: Gemma's, fitted on support60 alone, was x1.7 / x0.54 off on chatter_topic at
+# 1 / 3 epochs (held out this way x1.74 / x0.59). The ends are SmolLM2's: sharegpt100 at 3 epochs
 # (x0.46) and support at 3 epochs (x2.37).
 MODEL_OWN_SPREAD = (0.46, 2.37, 21)
 SEEN_MEASURED, LONG_EXP = 2400, 0.28  # the longest horizon with an interior optimum (chatter_en, 800 x 3)
