@@ -134,22 +134,3 @@ def stopping(cs: dict) -> None:
             vals.sort()
             print(f"  loss band {LOSS_BAND} {name}, replayed on {replayed} runs' train curves (fired on {fired}): "
                   f"result above the best checkpoint by median {vals[len(vals) // 2]:+.1f} %, worst {vals[-1]:+.1f} %")
-
-
-def seed_noise(rows: list[dict]) -> None:
-    """Run-to-run noise: each seed repeat (kind "seed") beside the grid run of the same config at seed 0. A regret
-    smaller than this difference is within what a second draw of the same run moves."""
-    grid = {(r["model"], r["task"], r["batch"], r["loraplus"], r["epochs"], r["lr"]): r for r in rows
-            if r["kind"] == "grid"}
-    pairs = []
-    for r in (r for r in rows if r["kind"] == "seed"):
-        g = grid.get((r["model"], r["task"], r["batch"], r["loraplus"], r["epochs"], r["lr"]))
-        if g is not None and math.isfinite(score(r)) and math.isfinite(score(g)):
-            pairs.append(f"{r['model']} {r['task']} b{r['batch']} e{r['epochs']:g} lr {r['lr']:g}: seed 0 → "
-                         f"{score(g):.3f}, seed {r['config'].get('seed')} → {score(r):.3f} "
-                         f"({100 * (score(r) - score(g)) / score(g):+.1f} %)")
-    if pairs:
-        print("\nseed repeats (the same config, another seed; best checkpoint):")
-        for p in pairs:
-            print("  " + p)
-

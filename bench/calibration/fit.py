@@ -28,8 +28,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from effects import loraplus_effect, rank_effect, seed_noise, stopping
-from measured import NOT_CANDIDATES, best_runs, curvature, curves, load, loss_at, optimum, score
+from effects import loraplus_effect, rank_effect, stopping
+from measured import curvature, curves, load, loss_at, optimum
+from regrets import baselines
 
 HERE = Path(__file__).resolve().parent
 
@@ -234,7 +235,6 @@ def main(argv: list[str] | None = None) -> None:
     stopping(cs)
     loraplus_effect(cs)
     rank_effect(rows, cs)
-    seed_noise(rows)
     print(f"{len(rows)} scored runs, {len(cs)} curves\n")
     print("| model | task | batch | LoRA+ | epochs | steps | lr → held-out loss (best checkpoint) | lr* | loss* | lr* / ref |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -347,89 +347,6 @@ def loto(cs: dict, data: list[dict], form: Form, best_task: dict, own: bool) -> 
         regrets.sort()
         print(f"    lr regret over {len(regrets)} curves: median {regrets[len(regrets) // 2]:+.1f} %, "
               f"worst {regrets[-1]:+.1f} %")
-    return out
-
-
-def baselines(rows: list[dict]) -> None:
-    """Per (model, task): every non-grid run (plans and what users run today) against the task's best measured run."""
-    best = best_runs(rows)
-    print("\n| model | task | run | lr | batch | epochs | held-out loss | regret vs best measured | training tokens |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for k in sorted(best):
-        b = best[k]
-        print(f"| {k[0]} | {k[1]} | best measured ({b['kind']}) | {b['lr']:.3g} | {b['batch']} | {b['epochs']:g} | "
-              f"{score(b):.3f} | 0 | {b.get('tokens', 0):,} |")
-        others = (r for r in rows if (r["model"], r["task"]) == k and r["kind"] not in ("grid", *NOT_CANDIDATES))
-        for r in sorted(others, key=lambda r: r["kind"]):
-            lp = f" + LoRA+ {r['loraplus']:g}" if r["loraplus"] else ""
-            print(f"| | | {r['kind']}{lp} | {r['lr']:.3g} | {r['batch']} | {r['epochs']:g} ({r.get('stop')}) | "
-                  f"{score(r):.3f} | {100 * (score(r) - score(b)) / score(b):+.1f} % | {r.get('tokens', 0):,} |")
-    targets(rows, best)
-
-
-USER_BASELINES = ("llamaboard", "lf_example", "common_2e-4", "practitioner")  # issue 12 item 3 (c)-(f)
-
-
-def targets(rows: list[dict], best: dict[tuple, dict]) -> dict[str, dict[tuple, float]]:
-    """Issue 12 item 3's targets, over (model, task): the leave-one-task-out plan's median / worst regret against each
-    task's best measured run, each baseline's, item 5's `plan --probe` as it ships (probe_as_shipped), and on how
-    many tasks each beat every baseline run there. Returns each kind's regret (%) per (model, task)."""
-    regret: dict[str, dict[tuple, float]] = defaultdict(dict)
-    for r in rows:
-        k = (r["model"], r["task"])
-        if r["kind"] not in ("grid", *NOT_CANDIDATES) and math.isfinite(score(r)):
-            regret[r["kind"]][k] = min(regret[r["kind"]].get(k, math.inf),
-                                       100 * (score(r) - score(best[k])) / score(best[k]))
-    print("\nper kind, over (model, task): regret vs each task's best measured run")
-    for kind in sorted(regret):
-        vals = sorted(regret[kind].values())
-        print(f"  {kind:13s} {len(vals)} task(s): median {statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %")
-    regret["probe_as_shipped"] = probe_as_shipped(rows, regret)
-    for kind in ("probe_as_shipped", "plan_loto"):
-        plan = regret.get(kind, {})
-        beaten = [k for k in plan if any(k in regret[b] for b in USER_BASELINES)]
-        wins = [k for k in beaten if all(plan[k] < regret[b][k] for b in USER_BASELINES if k in regret[b])]
-        print(f"  {kind} below every baseline run on its task: {len(wins)} of the {len(beaten)} tasks with baselines")
-    return regret
-
-
-def probe_kind(seen: float, batch: int) -> str:
-    """What `plan --probe` at its default budget measures on a run of `seen` examples at `batch`: learning-rate runs
-    ("probe") when each would see at least SEEN_MIN_MEASURED examples, else only the noise scale, which corrects the
-    rule ("plan_loto_noise"). probing/core.py's budget split, counted in examples (the probe counts tokens)."""
-    from tiaocan.planning.rules.learning_rate import SEEN_MIN_MEASURED
-    from tiaocan.probing import DEFAULT_BUDGET
-    from tiaocan.probing.core import lr_run_steps, noise_examples
-
-    allowed = DEFAULT_BUDGET * seen
-    steps = lr_run_steps(allowed - noise_examples(allowed), batch)
-    return "probe" if steps * batch >= SEEN_MIN_MEASURED else "plan_loto_noise"
-
-
-def probe_as_shipped(rows: list[dict], regret: dict[str, dict[tuple, float]]) -> dict[tuple, float]:
-    """Issue 12 item 5, held out: per task, the run `plan --probe` (default budget) would have written, run as
-    written — the probed config (the newest `probe_v*` run) where the learning rate is probed, else the
-    noise-corrected leave-one-task-out plan. Prints the summary; returns the regret (%) per (model, task)."""
-    out, missing = {}, []
-    for r in rows:
-        if r["kind"] != "plan_loto":
-            continue
-        k = (r["model"], r["task"])
-        kind = probe_kind(r["n_train"] * r["epochs"], r["batch"])
-        if kind == "probe":
-            kind = max((x for x in regret if x.startswith("probe_v") and x[7:].isdigit() and k in regret[x]),
-                       key=lambda x: int(x[7:]), default="probe_v?")
-        if k in regret.get(kind, {}):
-            out[k] = regret[kind][k]
-        else:
-            missing.append(f"{k[1]} ({kind})")
-    vals = sorted(out.values())
-    if vals:
-        several = len({k[0] for k in out}) > 1  # name the model where a task was run with more than one
-        each = ", ".join(f"{k[1]}{f' ({k[0]})' if several else ''} {v:+.1f}" for k, v in sorted(out.items()))
-        print(f"  plan --probe at its default budget, held out ({each}): {len(vals)} task(s): median "
-              f"{statistics.median(vals):+.1f} %, worst {vals[-1]:+.1f} %"
-              + (f"; not run as written: {', '.join(missing)}" if missing else ""))
     return out
 
 

@@ -136,6 +136,33 @@ def written_job(task: str, model: str, kind: str, config: dict, data: Path = DAT
     return dict(id=jid, task=task, model=model, kind=kind, config=cfg)
 
 
+SAME_RUN = ("model", "task", "batch", "micro", "epochs", "loraplus", "rank", "alpha", "cutoff", "n_train", "steps",
+            "tokens")
+
+
+def config_of(r: dict, like: dict | None) -> dict:
+    """A run's whole config; for a run from before rows kept theirs, `like`'s (a run that agrees with it on everything
+    a row records but the learning rate: SAME_RUN and the eval steps) with the run's learning rate."""
+    if "config" in r:
+        return r["config"]
+    if like is None or any(r.get(k) != like.get(k) for k in SAME_RUN) or \
+            [e[0] for e in r["evals"]] != [e[0] for e in like["evals"]]:
+        raise ValueError(f"{r['id']} has no config kept: name a run that differs from it only in lr with --like")
+    return dict(like["config"], learning_rate=r["lr"])
+
+
+def seed_jobs(source: list[dict], seeds: list[int], like: dict | None = None) -> list[dict]:
+    """Seed repeats (kind "seed") of measured runs: each source run's whole config at another seed, with `of` naming
+    the run it repeats, so a config's result can be read as a mean over draws (measured.draws)."""
+    out = []
+    for r in source:
+        for seed in seeds:
+            cfg = dict(config_of(r, like), seed=seed)
+            jid = "|".join([r["model"], r["task"], "seed", *r["id"].split("|")[3:], f"of-{r['kind']}", f"seed{seed}"])
+            out.append(dict(id=jid, task=r["task"], model=r["model"], kind="seed", of=r["id"], config=cfg))
+    return out
+
+
 def list_jobs(models: list[str], gpu: str | None, micro_cap: int, tasks: list[str] | None = None) -> list[dict]:
     """Jobs in priority order: every (task, model)'s plain-LoRA grid first, then baselines, LoRA+, horizon."""
     tiers: dict[int, list[dict]] = {0: [], 1: [], 2: [], 3: []}
@@ -218,8 +245,8 @@ def run_one(job: dict, scratch: Path) -> dict:
     steps = total_steps(steps_per_epoch(n_train, cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"]),
                         cfg["num_train_epochs"])
     # a plan as written (plan_v1 ..., plan_loto, probe_v3) keeps its own eval cadence and best-checkpoint rule; plan_v0
-    # is a grid-style run
-    if not job["kind"].startswith(("plan_", "probe_")) or job["kind"] == "plan_v0":
+    # is a grid-style run; a seed repeat keeps its source run's (its copied config carries it)
+    if not job["kind"].startswith(("plan_", "probe_", "seed")) or job["kind"] == "plan_v0":
         cfg["eval_steps"] = max(1, math.ceil(steps / 6))
     t = time.time()
     row = dict(id=job["id"], task=job["task"], model=job["model"], kind=job["kind"], lr=cfg["learning_rate"],
@@ -228,6 +255,8 @@ def run_one(job: dict, scratch: Path) -> dict:
                loraplus=cfg.get("loraplus_lr_ratio") or 0, rank=cfg.get("lora_rank"), alpha=cfg.get("lora_alpha"),
                n_train=n_train, cutoff=cfg.get("cutoff_len"),
                config={k: v for k, v in cfg.items() if k != "output_dir"})  # the whole config, as the issue asks
+    if job.get("of"):
+        row["of"] = job["of"]  # a seed repeat: the run it repeats
     try:
         s = tiaocan.train(cfg, callbacks=[EvalAtEnd()], overwrite=True, quiet=True)
         logged = _curves(Path(cfg["output_dir"]))
@@ -300,6 +329,13 @@ def main() -> None:
                    help="with --plan-loto / --plan-v1-only: a value the user fixes (as `tiaocan plan --set`), e.g. "
                         "loraplus_lr_ratio=16; the plan re-derives what depends on it")
     j.add_argument("--kind", default=None, help="the jobs' kind (default plan_loto / plan_v4), e.g. plan_loto_lp16")
+    sd = sub.add_parser("seeds", help="seed repeats of measured runs (kind seed)")
+    sd.add_argument("--of", required=True, help="comma-separated run ids in --results to repeat")
+    sd.add_argument("--seeds", default="1", help="comma-separated seeds")
+    sd.add_argument("--like", default=None, help="for an --of run without its config kept: a run that differs from it "
+                    "only in lr, whose config it then takes (config_of)")
+    sd.add_argument("--results", type=Path, default=HERE / "runs.jsonl")
+    sd.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("run")
     r.add_argument("--jobs", type=Path, default=HERE / "jobs.jsonl")
     r.add_argument("--results", type=Path, default=HERE / "runs.jsonl")
@@ -324,6 +360,18 @@ def main() -> None:
                     for m in a.models.split(",") for t in tasks]
         else:
             jobs = list_jobs(a.models.split(","), a.gpu, a.micro_cap, tasks)
+        a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")
+        print(f"{len(jobs)} jobs -> {a.out}")
+    elif a.cmd == "seeds":
+        rows = {r["id"]: r for r in map(json.loads, a.results.read_text(encoding="utf-8").splitlines()) if r}
+        missing = [i for i in a.of.split(",") + ([a.like] if a.like else []) if i not in rows]
+        if missing:
+            p.error(f"--of {missing[0]}: no such run in {a.results}")
+        try:
+            jobs = seed_jobs([rows[i] for i in a.of.split(",")], [int(x) for x in a.seeds.split(",")],
+                             rows.get(a.like) if a.like else None)
+        except ValueError as e:
+            p.error(str(e))
         a.out.write_text("".join(json.dumps(x) + "\n" for x in jobs), encoding="utf-8")
         print(f"{len(jobs)} jobs -> {a.out}")
     else:

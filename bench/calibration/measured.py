@@ -81,6 +81,17 @@ def loss_at(points: list[tuple[float, float, dict]], lr: float) -> float | None:
 NOT_CANDIDATES = ("rank", "seed")
 
 
+def draws(rows: list[dict]) -> list[tuple[dict, list[float]]]:
+    """Each repeated run (one that a seed repeat names in `of`) with its scores over draws: its own first, then its
+    repeats' in the order they ran."""
+    by_id = {r["id"]: r for r in rows}
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        if r["kind"] == "seed" and r.get("of") in by_id:
+            out.setdefault(r["of"], [score(by_id[r["of"]])]).append(score(r))
+    return [(by_id[i], got) for i, got in out.items()]
+
+
 def best_runs(rows: list[dict]) -> dict[tuple, dict]:
     """Each (model, task)'s best measured run, over every kind but NOT_CANDIDATES: the reference regrets are taken
     against (here and in probe.py)."""

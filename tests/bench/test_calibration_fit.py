@@ -104,6 +104,8 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
 
     import effects
     import fit
+    import measured
+    import regrets
     from tiaocan.planning.rules import learning_rate as rule
 
     rows = fit.load(fit.HERE / "runs.jsonl")
@@ -117,7 +119,7 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
     assert rule.MODEL_OWN_SPREAD == k["MODEL_OWN_SPREAD"]
     pairs = effects.loraplus_pairs(fit.curves(rows))
     assert rule.LORAPLUS_EXP == pytest.approx(effects.loraplus_exponent(pairs), abs=0.0051)
-    regret = fit.targets(rows, fit.best_runs(rows))
+    regret = regrets.targets(rows, measured.best_runs(rows))
     cs = fit.curves(rows)
     lr_alone = sorted(r for r in fit.loto(cs, fit.interior(cs), fit.CHOSEN, fit.best_per_task(cs), own=True).values()
                       if r is not None)
@@ -165,31 +167,42 @@ def test_results_md_holds_fit_output_of_the_committed_runs(tmp_path):
 
 
 def test_the_probe_as_shipped_reads_the_run_the_default_budget_would_have_written():
-    """fit.probe_kind follows probing/core.py's budget split: at 0.15, 800 examples x 3 epochs at batch 16 leave five
-    runs of 64 examples (>= 60 measured: the learning-rate probe), 420 x 3 at batch 8 five runs of 24 (the noise
+    """regrets.probe_kind follows probing/core.py's budget split: at 0.15, 800 examples x 3 epochs at batch 16 leave
+    five runs of 64 examples (>= 60 measured: the learning-rate probe), 420 x 3 at batch 8 five runs of 24 (the noise
     correction only); and the summary takes each task's matching run, naming the ones not run."""
-    import fit
+    import regrets
 
-    assert fit.probe_kind(2400, 16) == "probe"
-    assert fit.probe_kind(1260, 8) == "plan_loto_noise" and fit.probe_kind(642, 4) == "plan_loto_noise"
+    assert regrets.probe_kind(2400, 16) == "probe"
+    assert regrets.probe_kind(1260, 8) == "plan_loto_noise" and regrets.probe_kind(642, 4) == "plan_loto_noise"
     plan = dict(model="m", kind="plan_loto", n_train=800, epochs=3, batch=16)
     rows = [dict(plan, task="long"), dict(plan, task="short", n_train=60, batch=1),
             dict(plan, task="unrun", n_train=50)]
     regret = {"probe_v3": {("m", "long"): 9.0}, "probe_v4": {("m", "long"): 0.5},
               "plan_loto_noise": {("m", "short"): 2.0}}
-    assert fit.probe_as_shipped(rows, regret) == {("m", "long"): 0.5, ("m", "short"): 2.0}
+    assert regrets.probe_as_shipped(rows, regret) == {("m", "long"): 0.5, ("m", "short"): 2.0}
 
 
-def test_a_seed_repeat_is_read_beside_its_grid_run_and_never_sets_the_reference(capsys):
-    """A seed repeat (kind "seed": a grid config at another seed) is printed beside the seed-0 run; it does not enter
-    the curves, and a lucky draw does not become the task's best run that regrets are taken against."""
-    from effects import seed_noise
-    from measured import best_runs, curves
+def test_a_seed_repeat_is_read_as_a_mean_and_never_sets_the_reference_by_luck(capsys):
+    """A seed repeat (kind "seed", `of` naming the run it repeats) does not enter the curves, and a lucky draw does
+    not become the task's best run; seed_means reads each repeated config as the mean of its draws, takes the best
+    mean as the reference and the plan's mean against it."""
+    from measured import best_runs, curves, draws
+    from regrets import seed_means
 
-    grid = _curve("a", 8, 3.0, 1e-3, 60)
-    seed = dict(grid[3], id="a|seed", kind="seed", best_eval=1.5, final_eval=1.5, config={"seed": 1})
-    rows = grid + [seed]
+    grid = _curve("a", 8, 3.0, 1e-3, 60)  # best at 1e-3 (2.000); 2e-3 → 2.050
+    plan = dict(grid[4], id="a|plan", kind="plan_loto", best_eval=2.1, final_eval=2.1)
+    seeds = [dict(grid[3], id="a|s1", kind="seed", of=grid[3]["id"], best_eval=2.4, final_eval=2.4),
+             dict(grid[4], id="a|s2", kind="seed", of=grid[4]["id"], best_eval=2.05, final_eval=2.05),
+             dict(plan, id="a|s3", kind="seed", of="a|plan", best_eval=2.2, final_eval=2.2)]
+    rows = grid + [plan] + seeds
     assert best_runs(rows)[("smollm2-135m", "a")]["kind"] == "grid"
     assert [len(v) for v in curves(rows).values()] == [7]
-    seed_noise(rows)
-    assert "lr 0.001: seed 0 → 2.000, seed 1 → 1.500 (-25.0 %)" in capsys.readouterr().out
+    assert [(src["id"], got) for src, got in draws(rows)] == [
+        (grid[3]["id"], [2.0, 2.4]), (grid[4]["id"], [pytest.approx(2.05), 2.05]), ("a|plan", [2.1, 2.2])]
+    got = seed_means(rows, {("smollm2-135m", "a"): "plan_loto_noise"})  # the probe's run: not repeated here
+    out = capsys.readouterr().out
+    assert "2.000, 2.400 → mean 2.200, spread 20.0 %" in out
+    assert got["the plan"][("smollm2-135m", "a")] == pytest.approx(100 * (2.15 - 2.05) / 2.05)
+    assert "2.050, 2.050 → mean 2.050, spread 0.0 % (the best mean: the reference)" in out
+    assert "+4.9 % vs the best mean [the plan]" in out and "the probe" not in out
+

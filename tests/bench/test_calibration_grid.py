@@ -56,3 +56,27 @@ def test_run_jobs_resumes_and_honours_the_deadline(tiny_model_dir, tmp_path, mon
     assert ids == [jobs[0]["id"], jobs[1]["id"]], "the done job was skipped, the other appended once"
     assert "error" not in json.loads(results.read_text().splitlines()[1])
     assert os.environ["OMP_NUM_THREADS"] == "3", "the workers' thread setting is theirs alone: ours is restored"
+
+
+def test_a_seed_repeat_runs_its_source_config_at_another_seed(tiny_model_dir, tmp_path, monkeypatch):
+    """`grid.py seeds`: the source run's whole config at the new seed, `of` naming the source in the row; a run
+    from before rows kept their config takes a `like` run's only when the two agree on all but the lr."""
+    import grid
+    import pytest
+
+    base = _tiny_task(tmp_path, 8, 4, tiny_model_dir, monkeypatch)
+    cfg = dict(grid.run_config(base, tmp_path.name, lr=1e-3, batch=4, epochs=3.0, micro_cap=4), eval_steps=3)
+    src = dict(id="tiny|t|plan_loto|lr0.001|b4|e3|lp0", task="t", model="tiny", kind="plan_loto", lr=1e-3, batch=4,
+               evals=[[3, 2.0], [6, 1.9]], config=cfg)
+    (job,) = grid.seed_jobs([src], [3])
+    assert job["id"] == "tiny|t|seed|lr0.001|b4|e3|lp0|of-plan_loto|seed3" and job["of"] == src["id"]
+    assert job["config"] == dict(cfg, seed=3)
+    old = {k: v for k, v in src.items() if k != "config"} | dict(id="tiny|t|plan_v2", lr=3e-3)
+    assert grid.config_of(old, src)["learning_rate"] == 3e-3
+    with pytest.raises(ValueError, match="--like"):
+        grid.config_of(old, dict(src, evals=[[6, 1.9]]))  # another eval cadence: not the same run
+    monkeypatch.chdir(ROOT)
+    row = grid.run_one(job, tmp_path / "scratch")
+    assert "error" not in row, row
+    assert row["of"] == src["id"] and row["config"]["seed"] == 3
+    assert [s for s, _ in row["evals"]] == [3, 6], "the source's eval cadence (every 3 steps), not the grid's (1)"
