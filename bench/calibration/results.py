@@ -3,13 +3,13 @@
     .venv/bin/python bench/calibration/results.py            # rewrite the generated blocks in place
     .venv/bin/python bench/calibration/results.py --check    # change nothing; exit 1 when they are stale
 
-The generated blocks are found by their first line, which fit.py prints and the prose around them never starts
-with: the plans-and-baselines table, the "per kind" summary, the forms compared held out, the chosen form's fit, the
-data-feature candidate, the LoRA+ pairs, the every-curve table and the stopping lines. Everything else in RESULTS.md
-(the prose, the other sections) is left as it is; tests/bench/test_calibration_fit.py runs `--check`, so a run
-appended without re-syncing fails CI. (Written here because RESULTS.md mixes measured prose with these tables: a
-template engine would need the prose moved into templates; replacing blocks by their first line keeps the file as
-people edit it.)
+The generated blocks are found by their first line, which fit.py prints and the prose around them never starts with:
+the plans-and-baselines table, the "per kind" summary, the forms compared held out, the chosen form's fit, the
+data-feature candidate, the LoRA+ pairs, the every-curve table, the stopping lines and the means over seeds.
+Everything else in RESULTS.md (the prose, the other sections) is left as it is; tests/bench/test_calibration_fit.py
+runs `--check`, so a run appended without re-syncing fails CI. (Written here because RESULTS.md mixes measured prose
+with these tables: a template engine would need the prose moved into templates; replacing blocks by their first line
+keeps the file as people edit it.)
 """
 from __future__ import annotations
 
@@ -57,10 +57,11 @@ def blocks(out: list[str]) -> dict[str, list[str]]:
         "the rule's")) for head in ("## sqrt batch + seen + log base loss", "## sqrt batch + seen + answer repetition"))
     loraplus = [s for s in _span(out, lambda s: s.startswith("LoRA+ "), lambda s: s.startswith("rank ")) if s]
     stopping = [s for s in out if s.startswith("stopping:") or s.startswith("  loss band")]
+    seeds = _span(out, lambda s: s.startswith("means over seeds"), lambda s: s == "")
     return {"baselines": table("| model | task | run |"), "curves": table("| model | task | batch |"),
             "per kind": per_kind, "forms": forms, "chosen form": chosen, "data form": data_form,
             "repetition form": repetition_form,
-            "LoRA+": loraplus, "stopping": stopping}
+            "LoRA+": loraplus, "stopping": stopping, "means over seeds": seeds}
 
 
 def _replace_table(body: list[str], new: list[str]) -> list[str]:
@@ -89,6 +90,7 @@ def synced(text: str, new: dict[str, list[str]]) -> str:
     out = _replace_fence(out, "## sqrt batch + seen + log base loss", new["data form"])
     out = _replace_fence(out, "## sqrt batch + seen + answer repetition", new["repetition form"])
     out = _replace_fence(out, "LoRA+ ", new["LoRA+"])
+    out = _replace_fence(out, "means over seeds", new["means over seeds"])
     return head + out
 
 
