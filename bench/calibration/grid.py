@@ -12,7 +12,8 @@ held-out file (val.jsonl, never trained on): eval loss about 6 times a run and a
 the final model's and the best checkpoint's loss are known. No checkpoints are written (the runs are for scoring).
 
 Baselines (what users run today), each once per (task, model):
-  plan_v0      the plan before the calibration (its lr, batch, epoch ceiling and loss-band stop), as written then
+  plan_v0      the plan before the calibration (its lr, batch, epoch ceiling and loss-band stop), as written then:
+               jobs.jsonl's rows (b7b84fe's planner); scored by the model it left, its last (measured.LEAVES_LAST)
   plan_v4      the plan now (plan_v1: the 2026-11-29 rule; plan_v2: 2026-11-30 morning, lr by epochs; plan_v3: the
                sqrt batch + seen rule fitted on 3 tasks, v4 on 5), exactly as
                `tiaocan plan --data train.jsonl --set eval_dataset=val.jsonl` writes it

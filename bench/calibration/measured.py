@@ -14,9 +14,17 @@ def load(path: Path) -> list[dict]:
     return [r for r in rows if r.get("best_eval") is not None and math.isfinite(r["best_eval"])]
 
 
+# Kinds whose run leaves its last model, not its best checkpoint: the plan before the calibration (issue 12 item 3 (b):
+# its adapter in the run directory was the last one; grid.py runs its values with no checkpoints).
+LEAVES_LAST = ("plan_v0",)
+
+
 def score(r: dict) -> float:
-    """A planned run keeps its best checkpoint; a diverged run scores what it ended at (never better)."""
-    return r["best_eval"] if r.get("stop") != "diverged" else max(r["best_eval"], r.get("final_eval") or math.inf)
+    """What the run leaves: a planned run keeps its best checkpoint (the grid's runs are read the same way); a run of
+    LEAVES_LAST scores its last model; a diverged run scores what it ended at (never better)."""
+    if r["kind"] in LEAVES_LAST or r.get("stop") == "diverged":
+        return max(r["best_eval"], r.get("final_eval") or math.inf)
+    return r["best_eval"]
 
 
 def curves(rows: list[dict]) -> dict[tuple, list[tuple[float, float, dict]]]:

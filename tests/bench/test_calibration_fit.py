@@ -206,3 +206,14 @@ def test_a_seed_repeat_is_read_as_a_mean_and_never_sets_the_reference_by_luck(ca
     assert "2.050, 2.050 → mean 2.050, spread 0.0 % (the best mean: the reference)" in out
     assert "+4.9 % vs the best mean [the plan]" in out and "the probe" not in out
 
+
+
+def test_the_plan_before_the_calibration_is_scored_by_the_model_it_left():
+    """plan_v0 left its last adapter (issue 12: "the best checkpoint was saved, but the adapter left in the run
+    directory was the last one"), so it scores its final eval; a planned run scores its best checkpoint."""
+    from measured import score
+
+    run = dict(best_eval=1.5, final_eval=1.8, stop="loss_band")
+    assert score(dict(run, kind="plan_v0")) == 1.8
+    assert score(dict(run, kind="plan_loto")) == 1.5 and score(dict(run, kind="grid")) == 1.5
+    assert score(dict(run, kind="grid", stop="diverged")) == 1.8
