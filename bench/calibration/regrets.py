@@ -130,10 +130,9 @@ def seed_means(rows: list[dict], probe: dict[tuple, str]) -> dict[str, dict[tupl
             if src is ref:
                 line += " (the best mean: the reference)"
             elif ref is not None:
-                regret = 100 * (mean[src["id"]] - mean[ref["id"]]) / mean[ref["id"]]
-                line += f": {regret:+.1f} % vs the best mean"
-                for name in role:
-                    out[name][k] = regret
+                line += f": {100 * (mean[src['id']] - mean[ref['id']]) / mean[ref['id']]:+.1f} % vs the best mean"
+            for name in role if ref is not None else ():  # the plan may be the reference itself: 0
+                out[name][k] = 100 * (mean[src["id"]] - mean[ref["id"]]) / mean[ref["id"]]
             print(line + (f" [{' and '.join(role)}]" if role else ""))
     for name, vals in out.items():
         v = sorted(vals.values())

@@ -130,6 +130,10 @@ def test_the_rule_module_holds_the_fit_of_the_committed_runs(capsys):
         got = sorted(regret[kind].values())
         assert (getattr(rule, f"{name}_MEDIAN"), getattr(rule, f"{name}_WORST"), getattr(rule, f"{name}_TASKS")) == \
             pytest.approx((round(statistics.median(got), 1), round(got[-1], 1), len(got))), name
+    means = sorted(regrets.seed_means(rows, regrets.probe_kinds(rows, regret))["the plan"].values())
+    capsys.readouterr()
+    assert (rule.PLAN_SEEDS_MEDIAN, rule.PLAN_SEEDS_WORST, rule.PLAN_SEEDS_TASKS) == pytest.approx(
+        (round(statistics.median(means), 1), round(means[-1], 1), len(means)))
 
 
 def test_a_weighted_form_follows_the_curves_where_a_miss_costs_most():
@@ -205,6 +209,8 @@ def test_a_seed_repeat_is_read_as_a_mean_and_never_sets_the_reference_by_luck(ca
     assert got["the plan"][("smollm2-135m", "a")] == pytest.approx(100 * (2.15 - 2.05) / 2.05)
     assert "2.050, 2.050 → mean 2.050, spread 0.0 % (the best mean: the reference)" in out
     assert "+4.9 % vs the best mean [the plan]" in out and "the probe" not in out
+    lucky = [dict(r, best_eval=1.9, final_eval=1.9) if r["id"] in ("a|plan", "a|s3") else r for r in rows]
+    assert seed_means(lucky, {})["the plan"] == {("smollm2-135m", "a"): 0.0}, "the plan as the reference: 0"
 
 
 
