@@ -91,12 +91,13 @@ NOT_CANDIDATES = ("rank", "seed")
 
 def draws(rows: list[dict]) -> list[tuple[dict, list[float]]]:
     """Each repeated run (one that a seed repeat names in `of`) with its scores over draws: its own first, then its
-    repeats' in the order they ran."""
+    repeats' in the order they ran, each scored as its source is (score: what that kind of run leaves)."""
     by_id = {r["id"]: r for r in rows}
     out: dict[str, list[float]] = {}
     for r in rows:
         if r["kind"] == "seed" and r.get("of") in by_id:
-            out.setdefault(r["of"], [score(by_id[r["of"]])]).append(score(r))
+            src = by_id[r["of"]]
+            out.setdefault(src["id"], [score(src)]).append(score(dict(r, kind=src["kind"])))
     return [(by_id[i], got) for i, got in out.items()]
 
 
