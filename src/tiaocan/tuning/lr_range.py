@@ -19,14 +19,14 @@ BLOWUP = 1.5  # the loss counts as blown up once its smoothed value exceeds this
 class _Sweep(TrainerCallback):
     """Sets each parameter group's lr before every step (keeping LoRA+'s per-group ratios); records the losses."""
 
-    def __init__(self, base_lr: float, steps: int):
-        self.base_lr, self.steps = base_lr, steps
+    def __init__(self, base_lr: float, lo: float, hi: float, steps: int):
+        self.base_lr, self.lo, self.hi, self.steps = base_lr, lo, hi, steps
         self.lrs: list[float] = []
         self.losses: list[float] = []
 
     def lr_at(self, step: int) -> float:
         frac = step / max(1, self.steps - 1)
-        return self.base_lr * START_FACTOR * (END_FACTOR / START_FACTOR) ** frac
+        return self.lo * (self.hi / self.lo) ** frac
 
     def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
         lr = self.lr_at(state.global_step)
@@ -52,19 +52,29 @@ def divergence_lr(lrs: list[float], losses: list[float], smoothing: float = 0.7)
     return None
 
 
-def lr_range_test(base: TrainConfig, out_dir: str | Path, steps: int = STEPS, quiet: bool = True) -> tuple[float, bool]:
-    """(upper bound for the learning-rate search, whether the loss blew up): half the lr where it blew up, else
-    the sweep's end."""
+def sweep(base: TrainConfig, out_dir: str | Path, lo: float, hi: float, steps: int = STEPS,
+          quiet: bool = True) -> tuple[list[float], list[float]]:
+    """(lr, training loss) at each step of a run of `steps` steps whose learning rate grows exponentially from `lo` to
+    `hi` (`base`'s config otherwise: batch, data, LoRA; constant schedule, no eval, no checkpoints). A crash at a huge
+    lr ends the sweep: what was recorded is returned."""
     from ..training import train
 
     cfg = base.model_copy(update=dict(
         output_dir=str(out_dir), max_steps=steps, lr_scheduler_type="constant", warmup_ratio=0.0, warmup_steps=0,
         val_size=0.0, eval_dataset=None, eval_steps=None, save_steps=10**9, logging_steps=1, plot_loss=False,
         stop_loss_band=None, early_stopping_patience=None, divergence_factor=1e6))
-    sweep = _Sweep(base.learning_rate, steps)
+    rec = _Sweep(base.learning_rate, lo, hi, steps)
     try:
-        train(cfg, callbacks=[sweep], overwrite=True, quiet=quiet)
+        train(cfg, callbacks=[rec], overwrite=True, quiet=quiet)
     except Exception:  # noqa: BLE001 — a crash at a huge lr is a blow-up too; use what was recorded
         pass
-    hit = divergence_lr(sweep.lrs, sweep.losses)
+    n = min(len(rec.lrs), len(rec.losses))
+    return rec.lrs[:n], rec.losses[:n]
+
+
+def lr_range_test(base: TrainConfig, out_dir: str | Path, steps: int = STEPS, quiet: bool = True) -> tuple[float, bool]:
+    """(upper bound for the learning-rate search, whether the loss blew up): half the lr where it blew up, else
+    the sweep's end."""
+    lrs, losses = sweep(base, out_dir, base.learning_rate * START_FACTOR, base.learning_rate * END_FACTOR, steps, quiet)
+    hit = divergence_lr(lrs, losses)
     return (hit / 2, True) if hit else (base.learning_rate * END_FACTOR, False)
